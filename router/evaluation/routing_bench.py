@@ -1,0 +1,209 @@
+"""`v0-gateway bench routing`: V0's cost–quality trade-off beside the baselines.
+
+Each candidate's profile is drawn from --profiles; every prompt of --eval that all candidates
+answered is routed. V0 (and its kNN head) route with the threshold rule, the threshold swept
+over its whole range, and with the utility rule, λ swept; `v0` / `knn` is the rule with the
+higher AIQ (results.json says which). When --profiles and --eval are the same folder the
+prompts are split in two, seeded, and profiles come only from the first part.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from dataclasses import asdict
+from pathlib import Path
+
+import numpy as np
+
+from router.evaluation import baselines, calibrate, costs, report
+from router.evaluation.aiq import nondecreasing_hull, summarise
+from router.evaluation.curves import Curve, route_threshold, outcome, sweep_threshold, sweep_utility
+
+AIQ_DEFINITION = (
+    "RouterBench's AIQ: area under the non-decreasing convex hull of the router's (cost, quality) "
+    "points, from its cheapest point to cost 1 (flat after its last point), with costs normalised by "
+    "the mean cost per request of the most expensive single model; a single model scores quality x (1 - cost)."
+)
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--profiles", required=True, metavar="DIR", help="dataset the candidates' profiles are drawn from")
+    parser.add_argument("--eval", required=True, metavar="DIR", help="dataset whose prompts are routed")
+    parser.add_argument("--profile-size", type=int, default=256, help="profile rows per candidate (default 256)")
+    parser.add_argument("--out", metavar="DIR", default=None, help="write results.json, results.md and cost_quality.png here")
+    parser.add_argument("--seed", type=int, default=0, help="seed for the prompt split and the profile draws")
+    parser.add_argument("--split", type=float, default=0.5, help="share of prompts used for profiles when --profiles == --eval")
+    parser.add_argument("--max-eval-prompts", type=int, default=None, help="route at most this many eval prompts (seeded sample)")
+    parser.add_argument("--weights", default=None, help="V0 checkpoint directory (default: the shipped weights)")
+    parser.add_argument("--head", default=None, help="V0 head for `v0` (default: the checkpoint's)")
+    parser.add_argument("--output-tokens", type=int, default=costs.DEFAULT_OUTPUT_TOKENS, help="assumed output tokens per call when costs come from prices")
+    parser.add_argument("--target-quality", type=float, default=None, help="also calibrate a threshold on the profile prompts (cross-validated) for this quality and report the quality it reaches on the eval prompts")
+    parser.add_argument("--folds", type=int, default=5, help="folds for --target-quality")
+    parser.add_argument("--no-knn", action="store_true", help="skip the kNN-head baseline")
+
+
+def _log(msg: str) -> None:
+    print(f"[bench routing] {msg}", file=sys.stderr, flush=True)
+
+
+def _load(args):
+    from valuemodel.data import load_dataset, split_by_prompt, subsample_prompts
+
+    same = Path(args.profiles).resolve() == Path(args.eval).resolve()
+    if same:
+        ds = load_dataset(args.profiles)
+        prof, ev = split_by_prompt(ds, args.split, args.seed)
+        split = (
+            f"--profiles and --eval are the same folder ({ds.name}): prompts split by prompt id "
+            f"(seed {args.seed}), {args.split:.0%} for profiles, the rest routed"
+        )
+    else:
+        prof, ev = load_dataset(args.profiles), load_dataset(args.eval)
+        split = f"profiles from {prof.name}, routed prompts from {ev.name}"
+    if args.max_eval_prompts:
+        ev = subsample_prompts(ev, args.max_eval_prompts, args.seed)
+        split += f"; eval subsampled to at most {args.max_eval_prompts} prompts (seed {args.seed})"
+    return prof, ev, split
+
+
+def _predict(args, head: str | None, prof, ev, models: list[str], prompt_ids: list[str]) -> np.ndarray:
+    """(M, Q) P(success) aligned to models × prompt_ids."""
+    v0 = calibrate.load_v0(args.weights, head)
+    return calibrate.predict_aligned(v0, prof, ev, models, prompt_ids, profile_size=args.profile_size, seed=args.seed, head=head)
+
+
+def _rules(p: np.ndarray, m: costs.Matrices) -> dict[str, Curve]:
+    return {
+        "threshold": sweep_threshold(p, m.expected, m.cost, m.score),
+        "utility": sweep_utility(p, m.expected, m.cost, m.score),
+    }
+
+
+def run(args) -> int:
+    t0 = time.perf_counter()
+    prof, ev, split = _load(args)
+    models = sorted(set(prof.models) & set(ev.models))
+    if len(models) < 2:
+        raise SystemExit(f"bench routing: need at least 2 models in both datasets, got {models}")
+    mats = costs.build(prof, ev, models, output_tokens=args.output_tokens)
+    ev = ev.select_prompts(mats.prompt_ids)
+    ev = ev.select_rows(ev.outcomes["model"].isin(models))
+    prof = prof.select_rows(prof.outcomes["model"].isin(models))
+    _log(f"{len(models)} models, {len(mats.prompt_ids)} eval prompts; {mats.cost_source}")
+
+    singles = baselines.single_models(mats.cost, mats.score, models)
+    max_name = max(singles, key=lambda n: singles[n][0])
+    c_max = singles[max_name][0]
+    strongest = max(singles, key=lambda n: (singles[n][1], -singles[n][0]))  # best quality, then cheaper
+    s_cost, s_quality = singles[strongest][0] / c_max, singles[strongest][1]
+
+    routers: dict[str, dict] = {}
+    curves: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+
+    def add(name: str, cost: np.ndarray, quality: np.ndarray, plot: bool = True, **extra) -> dict:
+        c = np.asarray(cost, dtype=float) / c_max
+        q = np.asarray(quality, dtype=float)
+        s = summarise(c, q, strongest_cost=s_cost, strongest_quality=s_quality)
+        routers[name] = {**asdict(s), "n_points": int(len(c)), **extra}
+        if plot:
+            curves[name] = (c, q)
+        return routers[name]
+
+    # V0 and its kNN head, each under both rules.
+    learned = [("v0", args.head)] + ([] if args.no_knn else [("knn", "knn")])
+    predictions: dict[str, np.ndarray] = {}
+    for name, head in learned:
+        t = time.perf_counter()
+        p = _predict(args, head, prof, ev, models, mats.prompt_ids)
+        predictions[name] = p
+        _log(f"{name}: predicted {p.shape} in {time.perf_counter() - t:.1f}s")
+        rules = _rules(p, mats)
+        aiqs = {}
+        for rule, curve in rules.items():
+            r = add(f"{name}-{rule}", curve.cost, curve.quality, plot=False, rule=rule)
+            aiqs[rule] = r["aiq"]
+        best = max(aiqs, key=lambda k: aiqs[k])
+        add(name, rules[best].cost, rules[best].quality, rule=best, aiq_by_rule=aiqs, head=head or "checkpoint default")
+
+    oc = baselines.oracle(mats.cost, mats.score)
+    add("oracle", oc.cost, oc.quality)
+    mix, uniform = baselines.random_mixtures(mats.cost, mats.score)
+    add("random", mix.cost, mix.quality, definition="fixed-probability mixtures of the single models, "
+        "whatever the prompt; curve = hull of the single-model points",
+        uniform_choice={"cost_normalised": uniform[0] / c_max, "quality": uniform[1]})
+
+    try:
+        tiers = baselines.complexity_tiers([ev.prompts[p] for p in mats.prompt_ids])
+        tc, maps = baselines.tier_mappings(tiers, mats.expected, mats.cost, mats.score)
+        r = add("litellm-complexity", tc.cost, tc.quality)
+        h = nondecreasing_hull(tc.cost / c_max, tc.quality)
+        best_i = int(np.argmax(tc.quality - 1e-9 * tc.cost))
+        r.update(
+            classifier="litellm ComplexityRouter, classifier_type heuristic (local rules, no network)",
+            tier_share={t: float(np.mean(tiers == k)) for k, t in enumerate(baselines.COMPLEXITY_TIERS)},
+            mapping_rule="every tier->model mapping non-decreasing in expected cost (SIMPLE<=MEDIUM<=COMPLEX<=REASONING); curve = their hull, chosen on the eval prompts",
+            n_mappings=len(maps),
+            best_quality_mapping=dict(zip(baselines.COMPLEXITY_TIERS, (models[m] for m in maps[best_i]))),
+            n_hull_points=int(len(h.cost)),
+        )
+    except Exception as exc:  # reported, not fatal: the baseline is optional by design
+        routers["litellm-complexity"] = {"available": False, "reason": f"{type(exc).__name__}: {exc}",
+                                         "aiq": None, "cost_pct_at_strongest_quality": None,
+                                         "quality_at_10pct": None, "quality_at_25pct": None}
+
+    for name, (c, q) in singles.items():
+        add(name, [c], [q], plot=False, single_model=True, mean_cost_usd=c)
+
+    results = {
+        "routers": routers,
+        "strongest_model": strongest,
+        "strongest_quality": s_quality,
+        "strongest_cost_usd": singles[strongest][0],
+        "n_eval_prompts": len(mats.prompt_ids),
+        "n_profile_prompts": len(prof.prompts),
+        "profile_size": args.profile_size,
+        "models": models,
+        "v0_rule": routers["v0"]["rule"],
+        "cost_source": mats.cost_source,
+        "cost_normalisation": f"Costs are normalised by the mean cost per request of the most expensive single model ({max_name}, {c_max:.6g} USD).",
+        "cost_pct_note": "cost % at strongest quality: the lowest mean cost on the hull at which quality reaches the strongest single model's, as % of that model's mean cost (null: never reached; see best_quality). Quality at 10%/25%: hull quality at that share of the strongest model's cost (null: the router cannot run that cheaply).",
+        "aiq_definition": AIQ_DEFINITION,
+        "split": split,
+        "seed": args.seed,
+    }
+    if args.target_quality is not None:
+        results["calibration"] = _calibration(args, prof, models, predictions["v0"], mats, c_max, strongest)
+    results["seconds"] = round(time.perf_counter() - t0, 1)
+
+    table = report.markdown_table(results)
+    print(table)
+    if args.out:
+        title = f"{ev.name}: {len(mats.prompt_ids)} routed prompts, {len(models)} models"
+        report.write(Path(args.out), results, curves, {n: (c / c_max, q) for n, (c, q) in singles.items()}, title)
+        _log(f"wrote {args.out}/results.json, results.md, cost_quality.png")
+    return 0
+
+
+def _calibration(args, prof, models, p_eval, mats, c_max, strongest) -> dict:
+    """Threshold for --target-quality, cross-validated on the profile prompts only, then applied
+    to the eval prompts (profiles from all profile prompts, as the gateway would)."""
+    pm = costs.build(prof, prof, models, output_tokens=args.output_tokens)
+    v0 = calibrate.load_v0(args.weights, args.head)
+    p_oof = calibrate.out_of_fold(v0, prof, models, pm.prompt_ids, folds=args.folds, profile_size=args.profile_size, seed=args.seed, head=args.head)
+    choice = calibrate.calibrate_threshold(p_oof, pm.expected, pm.cost, pm.score, target_quality=args.target_quality)
+    cost, quality = outcome(route_threshold(p_eval, mats.expected, choice.threshold), mats.cost, mats.score)
+    return {
+        "rule": "threshold",
+        "target_quality": args.target_quality,
+        "threshold": choice.threshold,
+        "met_on_profiles": choice.met,
+        "cv_folds": args.folds,
+        "cv_prompts": len(pm.prompt_ids),
+        "cv_quality": choice.quality,
+        "cv_cost_pct_of_strongest": 100.0 * choice.cost / pm.cost[models.index(strongest)].mean(),
+        "heldout_quality": quality,
+        "heldout_cost_usd": cost,
+        "heldout_cost_pct_of_strongest": 100.0 * cost / mats.cost[models.index(strongest)].mean(),
+    }
