@@ -275,6 +275,9 @@ def markdown(report: dict) -> str:
             "|---|---:|---:|---|",
         ]
         for m, r in pol["reliability"].items():
+            if not r["n"]:
+                lines.append(f"| {m} | 0 | — | no graded rows |")
+                continue
             bins = ", ".join(f"{a:.2f}→{b:.2f}" for a, b in zip(r["mean_p"], r["mean_outcome"]) if a is not None)
             lines.append(f"| {m} | {r['n']} | {r['ece']:.4f} | {bins} |")
         lines.append("")
