@@ -1,0 +1,1 @@
+"""V0 Gateway: an OpenAI-compatible gateway that routes each request to the cheapest likely-good model."""

@@ -1,0 +1,186 @@
+"""policies.yaml: candidates (LiteLLM model strings with prices) and named routing policies.
+
+Validated with pydantic. A bad file raises :class:`PolicyError` naming the file, the line and the
+reason; :class:`PolicyWatcher` (in ``runtime.py``) keeps the last good file when a reload fails.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+AUTO_MODEL = "auto"
+POLICY_PREFIX = "router/"
+
+
+class PolicyError(Exception):
+    def __init__(self, path: str | Path, line: int | None, reason: str) -> None:
+        self.path, self.line, self.reason = str(path), line, reason
+        where = f"{self.path}:{line}" if line else self.path
+        super().__init__(f"{where}: {reason}")
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+
+class CandidateSpec(_Strict):
+    model: str = Field(min_length=1)  # LiteLLM model string, e.g. "openai/gpt-4o-mini"
+    api_base: str | None = None
+    api_base_env: str | None = None  # name of an env var holding api_base (wins when set)
+    api_key_env: str | None = None  # name of an env var holding the API key
+    input_price: float | None = Field(default=None, ge=0)  # USD per 1M input tokens
+    output_price: float | None = Field(default=None, ge=0)  # USD per 1M output tokens
+    timeout: float = Field(default=60.0, gt=0)  # seconds per upstream attempt
+    num_retries: int = Field(default=1, ge=0)
+
+
+class PolicySpec(_Strict):
+    candidates: list[str] = Field(min_length=1)
+    threshold: float = Field(ge=0, le=1)
+    fallback: str
+    profile_size: int = Field(default=256, gt=0)
+    strategy: Literal["threshold", "utility"] = "threshold"
+    lambda_: float = Field(default=0.5, ge=0, alias="lambda")
+    expected_output_tokens: int = Field(default=256, ge=0)
+
+
+class PolicyFile(_Strict):
+    default_policy: str
+    candidates: dict[str, CandidateSpec] = Field(min_length=1)
+    policies: dict[str, PolicySpec] = Field(min_length=1)
+
+
+@dataclass(frozen=True)
+class Prices:
+    input_per_token: float  # USD
+    output_per_token: float  # USD
+
+
+@dataclass(frozen=True)
+class Policies:
+    """A validated policies file with every candidate's prices resolved."""
+
+    path: str
+    spec: PolicyFile
+    prices: dict[str, Prices]
+
+    @property
+    def candidates(self) -> dict[str, CandidateSpec]:
+        return self.spec.candidates
+
+    @property
+    def policies(self) -> dict[str, PolicySpec]:
+        return self.spec.policies
+
+    def policy_name_for(self, model: str) -> str | None:
+        """'auto' -> default policy name, 'router/<name>' -> name, anything else -> None."""
+        if model == AUTO_MODEL:
+            return self.spec.default_policy
+        if model.startswith(POLICY_PREFIX):
+            return model[len(POLICY_PREFIX):]
+        return None
+
+
+def load_policies(path: str | Path) -> Policies:
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise PolicyError(path, None, f"cannot read file: {exc}") from exc
+    return parse_policies(text, path=path)
+
+
+def parse_policies(text: str, *, path: str | Path = "policies.yaml") -> Policies:
+    try:
+        node = yaml.compose(text, Loader=yaml.SafeLoader)
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        line = mark.line + 1 if mark is not None else None
+        raise PolicyError(path, line, f"invalid YAML: {getattr(exc, 'problem', None) or exc}") from exc
+    lines = _line_index(node) if node is not None else {}
+    if not isinstance(data, dict):
+        raise PolicyError(path, 1, "top level must be a mapping")
+    try:
+        spec = PolicyFile.model_validate(data)
+    except ValidationError as exc:
+        # Prefer an error whose exact location is in the file (a typo'd key over the missing one).
+        errors = sorted(exc.errors(), key=lambda e: tuple(str(p) for p in e["loc"]) not in lines)
+        err = errors[0]
+        loc = tuple(str(p) for p in err["loc"])
+        raise PolicyError(path, _line_for(lines, loc), f"{'.'.join(loc) or '(top)'}: {err['msg']}") from exc
+    _check_references(spec, path, lines)
+    prices = {name: _resolve_prices(name, c, path, lines) for name, c in spec.candidates.items()}
+    return Policies(path=str(path), spec=spec, prices=prices)
+
+
+def _check_references(spec: PolicyFile, path: str | Path, lines: dict[tuple[str, ...], int]) -> None:
+    def fail(loc: tuple[str, ...], reason: str) -> None:
+        raise PolicyError(path, _line_for(lines, loc), reason)
+
+    for name in spec.candidates:
+        if name == AUTO_MODEL or name.startswith(POLICY_PREFIX):
+            fail(("candidates", name), f"candidate name {name!r} is reserved")
+    if spec.default_policy not in spec.policies:
+        fail(("default_policy",), f"default_policy {spec.default_policy!r} is not a defined policy")
+    for pname, policy in spec.policies.items():
+        for i, cname in enumerate(policy.candidates):
+            if cname not in spec.candidates:
+                fail(("policies", pname, "candidates", str(i)), f"policy {pname!r}: unknown candidate {cname!r}")
+        if len(set(policy.candidates)) != len(policy.candidates):
+            fail(("policies", pname, "candidates"), f"policy {pname!r}: duplicate candidates")
+        if policy.fallback not in policy.candidates:
+            fail(("policies", pname, "fallback"),
+                 f"policy {pname!r}: fallback {policy.fallback!r} is not one of its candidates")
+
+
+def _resolve_prices(name: str, cand: CandidateSpec, path: str | Path,
+                    lines: dict[tuple[str, ...], int]) -> Prices:
+    """Explicit prices win; otherwise LiteLLM's (local) cost map."""
+    inp, out = cand.input_price, cand.output_price
+    if inp is None or out is None:
+        info = _litellm_cost_entry(cand.model)
+        if info is None:
+            raise PolicyError(path, _line_for(lines, ("candidates", name, "model")),
+                              f"candidate {name!r}: no input_price/output_price and LiteLLM's cost map "
+                              f"has no entry for {cand.model!r}")
+        inp = inp if inp is not None else info["input_cost_per_token"] * 1e6
+        out = out if out is not None else info["output_cost_per_token"] * 1e6
+    return Prices(input_per_token=inp / 1e6, output_per_token=out / 1e6)
+
+
+def _litellm_cost_entry(model: str) -> dict[str, float] | None:
+    import litellm  # heavy; imported only when a price must be looked up
+
+    for key in (model, model.split("/", 1)[-1]):
+        info = litellm.model_cost.get(key)
+        if info and "input_cost_per_token" in info and "output_cost_per_token" in info:
+            return {"input_cost_per_token": float(info["input_cost_per_token"]),
+                    "output_cost_per_token": float(info["output_cost_per_token"])}
+    return None
+
+
+def _line_index(node: yaml.Node, prefix: tuple[str, ...] = ()) -> dict[tuple[str, ...], int]:
+    """Map every key path in the YAML document to its 1-based line."""
+    out: dict[tuple[str, ...], int] = {prefix: node.start_mark.line + 1}
+    if isinstance(node, yaml.MappingNode):
+        for key, value in node.value:
+            path = prefix + (str(key.value),)
+            out.update(_line_index(value, path))
+            out[path] = key.start_mark.line + 1
+    elif isinstance(node, yaml.SequenceNode):
+        for i, item in enumerate(node.value):
+            out.update(_line_index(item, prefix + (str(i),)))
+    return out
+
+
+def _line_for(lines: dict[tuple[str, ...], int], loc: tuple[Any, ...]) -> int | None:
+    loc = tuple(str(p) for p in loc)
+    while loc not in lines and loc:
+        loc = loc[:-1]
+    return lines.get(loc)

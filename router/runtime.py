@@ -1,0 +1,84 @@
+"""What one version of policies.yaml builds (policies, LiteLLM router, scorer), and hot reload.
+
+Requests read ``app.state.runtime`` once, so each request sees one consistent version.
+:class:`PolicyWatcher` swaps in a new runtime when the file changes and parses; on any error it
+logs the file, line and reason, keeps serving the last good runtime and records ``last_error``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from router.policies import Policies, PolicyError, load_policies
+from router.scoring import Scorer, StandInScorer
+from router.upstream import Upstream
+
+log = logging.getLogger(__name__)
+
+ScorerFactory = Callable[[Policies], Scorer]
+
+
+@dataclass(frozen=True)
+class Runtime:
+    policies: Policies
+    upstream: Upstream
+    scorer: Scorer
+
+
+def stand_in_scorer(policies: Policies) -> Scorer:
+    """Rank candidates by price (equal prices, equal rank) for the placeholder scorer."""
+    per_token = {n: p.input_per_token + p.output_per_token for n, p in policies.prices.items()}
+    levels = sorted(set(per_token.values()))
+    span = max(len(levels) - 1, 1)
+    return StandInScorer({n: levels.index(v) / span for n, v in per_token.items()})
+
+
+def build_runtime(path: str | Path, scorer_factory: ScorerFactory = stand_in_scorer) -> Runtime:
+    policies = load_policies(path)
+    return Runtime(policies=policies, upstream=Upstream(policies), scorer=scorer_factory(policies))
+
+
+def _signature(path: Path) -> tuple[int, int] | None:
+    try:
+        st = path.stat()
+    except OSError:
+        return None
+    return (st.st_mtime_ns, st.st_size)
+
+
+class PolicyWatcher:
+    def __init__(self, path: str | Path, scorer_factory: ScorerFactory = stand_in_scorer) -> None:
+        self.path = Path(path)
+        self._factory = scorer_factory
+        self._seen = _signature(self.path)
+        self.runtime = build_runtime(self.path, scorer_factory)  # raises PolicyError at start
+        self.last_error: str | None = None
+
+    def reload(self) -> bool:
+        """Re-read the file if it changed. True when a new runtime was swapped in."""
+        sig = _signature(self.path)
+        if sig == self._seen:
+            return False
+        self._seen = sig
+        try:
+            self.runtime = build_runtime(self.path, self._factory)
+        except PolicyError as exc:
+            self.last_error = str(exc)
+            log.error("policies not reloaded, keeping the last good version: %s", exc)
+            return False
+        except Exception as exc:  # e.g. LiteLLM refusing a deployment
+            self.last_error = f"{self.path}: {exc}"
+            log.error("policies not reloaded, keeping the last good version: %s", self.last_error)
+            return False
+        self.last_error = None
+        log.info("policies reloaded from %s", self.path)
+        return True
+
+    async def watch(self, interval_s: float) -> None:
+        while True:
+            await asyncio.sleep(interval_s)
+            await asyncio.to_thread(self.reload)

@@ -1,0 +1,36 @@
+"""Gateway settings, read from the environment (prefix ``V0_``) by pydantic-settings."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+# LiteLLM must use its bundled cost map (no network fetch at import); set before it is imported.
+os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="V0_", extra="ignore")
+
+    database_url: str = "sqlite:///./v0.db"
+    policies: Path = Path("policies.yaml")
+    # Comma-separated bearer keys accepted from clients; empty = no authentication.
+    client_keys: str = ""
+    host: str = "127.0.0.1"
+    port: int = 8000
+    # Largest request body accepted (bytes); larger bodies get 413. Bounds the prompt size too.
+    max_body_bytes: int = Field(default=1_048_576, gt=0)
+    # Seconds between checks of policies.yaml for changes (0 disables hot reload).
+    policy_reload_s: float = Field(default=2.0, ge=0)
+    # Decision-log writer: rows per batch, seconds between flushes, and the in-memory bound.
+    log_batch_size: int = Field(default=200, gt=0)
+    log_flush_s: float = Field(default=0.2, gt=0)
+    log_buffer_max: int = Field(default=10_000, gt=0)
+    log_retry_max_s: float = Field(default=5.0, gt=0)
+
+    @property
+    def client_key_set(self) -> frozenset[str]:
+        return frozenset(k.strip() for k in self.client_keys.split(",") if k.strip())

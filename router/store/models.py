@@ -1,0 +1,50 @@
+"""SQLModel tables. Families: XBase (shared fields) / XCreate (input) / X (table) / XPublic (output)."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from typing import Any
+
+from sqlalchemy import JSON, Column, DateTime, Text
+from sqlmodel import Field, SQLModel
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+class DecisionBase(SQLModel):
+    created_at: datetime = Field(default_factory=utcnow,
+                                 sa_column=Column(DateTime(timezone=True), nullable=False, index=True))
+    requested_model: str = Field(max_length=256)  # what the client sent: "auto", "router/x", a candidate
+    policy: str | None = Field(default=None, max_length=128)  # None = candidate forwarded unrouted
+    chosen_model: str = Field(max_length=256)  # candidate the decision picked
+    answered_model: str | None = Field(default=None, max_length=256)  # candidate that answered
+    reason: str | None = Field(default=None, max_length=64)
+    # Every candidate: [{"name", "p_success", "expected_cost"}], in policy order.
+    candidates: list[dict[str, Any]] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    threshold: float | None = None
+    p_success: float | None = None  # of chosen_model
+    stream: bool = False
+    status: str = Field(max_length=32)  # "ok" | "upstream_error" | "upstream_timeout" | "stream_error"
+    http_status: int | None = None
+    latency_ms: float | None = None
+    prompt_tokens: int | None = None
+    completion_tokens: int | None = None
+    cost_usd: float | None = None  # actual, from LiteLLM
+    error: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    # Filled by later features (V0 profiles, feedback); nullable so no migration is needed.
+    profile_versions: dict[str, int] | None = Field(default=None, sa_column=Column(JSON, nullable=True))
+    feedback_score: float | None = None
+
+
+class DecisionCreate(DecisionBase):
+    id: str = Field(max_length=32)
+
+
+class Decision(DecisionBase, table=True):
+    id: str = Field(primary_key=True, max_length=32)
+
+
+class DecisionPublic(DecisionBase):
+    id: str

@@ -1,0 +1,101 @@
+"""Forwarding through LiteLLM's Router, built from policies.yaml.
+
+One deployment per candidate (``model_name`` = candidate name = ``model_info.id``), with the
+candidate's model string, api_base, API key (from the named env var), timeout, retries and
+prices. Retries, fallbacks, streaming and cost are LiteLLM's.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Sequence
+from typing import Any
+
+from router import settings as _settings  # noqa: F401  (sets LITELLM_LOCAL_MODEL_COST_MAP first)
+from router.policies import CandidateSpec, Policies, Prices
+from router.protocol import GatewayError
+
+import litellm  # noqa: E402
+from litellm import Router  # noqa: E402
+
+for _name in ("LiteLLM", "LiteLLM Router", "LiteLLM Proxy"):
+    logging.getLogger(_name).setLevel(logging.ERROR)
+litellm.suppress_debug_info = True
+litellm.telemetry = False
+
+
+def deployment(name: str, cand: CandidateSpec, prices: Prices) -> dict[str, Any]:
+    api_base = os.environ.get(cand.api_base_env) if cand.api_base_env else None
+    params: dict[str, Any] = {
+        "model": cand.model,
+        "api_base": api_base or cand.api_base,
+        # OpenAI-compatible servers without auth still want a non-empty key.
+        "api_key": (os.environ.get(cand.api_key_env) if cand.api_key_env else None) or "none",
+        "timeout": cand.timeout,
+        "stream_timeout": cand.timeout,
+        "num_retries": cand.num_retries,
+        "input_cost_per_token": prices.input_per_token,
+        "output_cost_per_token": prices.output_per_token,
+    }
+    return {"model_name": name, "litellm_params": {k: v for k, v in params.items() if v is not None},
+            "model_info": {"id": name}}
+
+
+class Upstream:
+    """A LiteLLM Router for one version of the policies file."""
+
+    def __init__(self, policies: Policies) -> None:
+        self.policies = policies
+        model_list = [deployment(n, c, policies.prices[n]) for n, c in policies.candidates.items()]
+        self.router = Router(model_list=model_list, num_retries=0, disable_cooldowns=True)
+
+    async def complete(self, *, candidate: str, messages: list[dict[str, Any]], params: dict[str, Any],
+                       fallbacks: Sequence[str], stream: bool) -> Any:
+        """ModelResponse, or an async iterator of chunks when ``stream``; raises GatewayError."""
+        kwargs = dict(params)
+        if stream:
+            kwargs["stream"] = True
+            kwargs["stream_options"] = {**kwargs.get("stream_options", {}), "include_usage": True}
+        if fallbacks:
+            kwargs["fallbacks"] = list(fallbacks)
+        if "user" in kwargs:  # LiteLLM drops `user` for models outside OpenAI's catalog otherwise
+            kwargs["allowed_openai_params"] = ["user"]
+        try:
+            return await self.router.acompletion(model=candidate, messages=messages, **kwargs)
+        except Exception as exc:
+            raise to_gateway_error(exc) from exc
+
+    def cost(self, candidate: str, prompt_tokens: int, completion_tokens: int) -> float:
+        """Actual cost by LiteLLM's cost function with the candidate's resolved prices."""
+        prices = self.policies.prices[candidate]
+        inp, out = litellm.cost_per_token(
+            model=self.policies.candidates[candidate].model,
+            prompt_tokens=prompt_tokens, completion_tokens=completion_tokens,
+            custom_cost_per_token={"input_cost_per_token": prices.input_per_token,
+                                   "output_cost_per_token": prices.output_per_token})
+        return inp + out
+
+
+def count_prompt_tokens(messages: list[dict[str, Any]]) -> int:
+    """Prompt tokens by LiteLLM's default tokenizer (used for expected cost before routing)."""
+    return litellm.token_counter(messages=messages)
+
+
+def answered_by(response: Any, default: str) -> str:
+    """The candidate whose deployment answered (differs from the choice after a fallback)."""
+    hidden = getattr(response, "_hidden_params", None) or {}
+    return hidden.get("model_id") or default
+
+
+def to_gateway_error(exc: Exception) -> GatewayError:
+    message = str(exc)
+    if isinstance(exc, litellm.Timeout):
+        return GatewayError(504, message, type="upstream_error", code="upstream_timeout")
+    if isinstance(exc, litellm.ContextWindowExceededError):
+        return GatewayError(400, message, type="invalid_request_error", code="context_length_exceeded")
+    if isinstance(exc, litellm.BadRequestError):
+        return GatewayError(400, message, type="invalid_request_error", code="upstream_bad_request")
+    if isinstance(exc, litellm.RateLimitError):
+        return GatewayError(429, message, type="upstream_error", code="upstream_rate_limited")
+    return GatewayError(502, message, type="upstream_error", code="upstream_error")

@@ -1,0 +1,116 @@
+"""Shared fixtures: a loopback OpenAI-compatible upstream, migrated databases (SQLite and
+PostgreSQL), and the gateway served by a real uvicorn server on a free loopback port."""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+import pytest
+import sqlalchemy as sa
+import uvicorn
+
+from upstream_server import FakeUpstream, free_port
+
+PG_ADMIN_URL = os.environ.get("V0_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+
+
+@pytest.fixture(scope="session")
+def upstream() -> Iterator[FakeUpstream]:
+    with FakeUpstream() as up:
+        yield up
+
+
+def _pg_available() -> bool:
+    try:
+        engine = sa.create_engine(PG_ADMIN_URL, connect_args={"connect_timeout": 3})
+        with engine.connect():
+            pass
+        engine.dispose()
+        return True
+    except Exception:
+        return False
+
+
+def create_database(kind: str, tmp_dir: Path) -> tuple[str, Callable[[], None]]:
+    """A fresh, empty database of ``kind`` ("sqlite" | "postgresql"): (url, drop)."""
+    if kind == "sqlite":
+        path = tmp_dir / f"v0-{uuid.uuid4().hex[:8]}.db"
+        return f"sqlite:///{path}", lambda: path.unlink(missing_ok=True)
+    if not _pg_available():
+        pytest.skip(f"PostgreSQL not reachable at {PG_ADMIN_URL}")
+    name = f"v0_test_{uuid.uuid4().hex[:12]}"
+    admin = sa.create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
+
+    def drop() -> None:
+        with admin.connect() as conn:
+            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+    return PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}", drop
+
+
+@pytest.fixture(scope="session", params=["sqlite", "postgresql"])
+def database_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A migrated (alembic upgrade head) database, one per backend per test session."""
+    from router.migrate import upgrade
+
+    url, drop = create_database(request.param, tmp_path_factory.mktemp("db"))
+    upgrade(url)
+    yield url
+    drop()
+
+
+@pytest.fixture
+def empty_database(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A fresh empty database; parametrize indirectly with "sqlite" / "postgresql"."""
+    url, drop = create_database(request.param, tmp_path)
+    yield url
+    drop()
+
+
+@dataclass
+class Served:
+    app: Any
+    base_url: str  # e.g. http://127.0.0.1:PORT
+
+
+class _Server(uvicorn.Server):
+    def install_signal_handlers(self) -> None:  # not in the main thread
+        pass
+
+
+@pytest.fixture
+def serve_app() -> Iterator[Callable[[Any], Served]]:
+    """Serve an ASGI app with a real uvicorn server in a thread; stopped after the test."""
+    running: list[tuple[_Server, threading.Thread]] = []
+
+    def start(app: Any) -> Served:
+        port = free_port()
+        server = _Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning",
+                                        lifespan="on"))
+        thread = threading.Thread(target=server.run, daemon=True)
+        thread.start()
+        deadline = time.monotonic() + 20
+        while not server.started:
+            if not thread.is_alive() or time.monotonic() > deadline:
+                raise RuntimeError("server did not start")
+            time.sleep(0.01)
+        running.append((server, thread))
+        return Served(app=app, base_url=f"http://127.0.0.1:{port}")
+
+    yield start
+    for server, thread in running:
+        server.should_exit = True
+        thread.join(timeout=10)
