@@ -1,0 +1,35 @@
+# Two commands: `make serve` (set up, migrate, run the gateway) and `make test` (set up, run the suite).
+# Setup is idempotent: the virtualenv is created once and reinstalled only when pyproject.toml changes.
+
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.v0-installed
+
+export HF_HUB_OFFLINE := 1
+export LITELLM_LOCAL_MODEL_COST_MAP := True
+export V0_DATABASE_URL ?= sqlite:///./v0.db
+export V0_POLICIES ?= ./policies.yaml
+
+.PHONY: setup migrate serve test clean
+
+setup: $(STAMP)
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+
+$(STAMP): pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install -e '.[test]'
+	touch $(STAMP)
+
+migrate: setup
+	$(BIN)/v0-gateway migrate
+
+serve: migrate
+	$(BIN)/v0-gateway serve --host 127.0.0.1 --port 8000
+
+test: setup
+	$(BIN)/python -m pytest
+
+clean:
+	rm -rf $(VENV) *.egg-info .pytest_cache
