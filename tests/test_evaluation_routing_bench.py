@@ -42,17 +42,21 @@ class StandInV0:
     """Predicts a noisy version of the true outcome; for tests only."""
 
     def __init__(self, head):
-        self.head = head
+        self.head_name = head or "icl"
+        self.features = "pooled" if self.head_name == "knn" else "adapter"
+
+    def with_head(self, head):
+        return StandInV0(head)
 
 
-def standin_predict_matrix(v0, profiles, evaluation, *, profile_size=256, seed=0, head=None):
+def standin_predict_matrix(v0, profiles, evaluation, *, profile_size=256, seed=0, head=None, feature_cache=None):
     assert not set(profiles.prompts) & set(evaluation.prompts), "profiles must not contain routed prompts"
     out = evaluation.outcomes
     models = sorted(out["model"].unique())
     ids = sorted(out["prompt_id"].unique())
     score = out.pivot_table(index="model", columns="prompt_id", values="score").reindex(index=models, columns=ids).to_numpy()
-    rng = np.random.default_rng(seed + (7 if v0.head == "knn" else 0))
-    noise = 0.15 if v0.head == "knn" else 0.05
+    rng = np.random.default_rng(seed + (7 if v0.head_name == "knn" else 0))
+    noise = 0.15 if v0.head_name == "knn" else 0.05
     return models, ids, np.clip(0.1 + 0.8 * score + rng.normal(0, noise, score.shape), 0, 1)
 
 
@@ -60,6 +64,7 @@ def standin_predict_matrix(v0, profiles, evaluation, *, profile_size=256, seed=0
 def standin(monkeypatch):
     monkeypatch.setattr(calibrate, "load_v0", lambda weights, head: StandInV0(head))
     monkeypatch.setattr(calibrate, "predict_matrix", standin_predict_matrix)
+    monkeypatch.setattr(calibrate, "encode_all", lambda v0, texts: {"adapter": {}, "pooled": {}})
 
 
 def parse(module, argv):
@@ -133,3 +138,29 @@ def test_calibrate_cli_with_policies(tmp_path, standin):
     ch = bal["choice"]
     assert ch["target"] == "quality >= 0.8" and (ch["quality"] >= 0.8) == ch["met"]
     assert "policy `duo`" in (out / "calibration.md").read_text()
+
+
+def _v0_available():
+    try:
+        from valuemodel.evaluate import encode_features, predict_matrix  # noqa: F401
+        from valuemodel.model import DEFAULT_WEIGHTS
+    except ImportError:
+        return False
+    return (DEFAULT_WEIGHTS / "config.json").exists()
+
+
+@pytest.mark.skipif(not _v0_available(), reason="V0 weights or valuemodel.evaluate not available")
+def test_bench_routing_cli_with_the_real_v0(tmp_path):
+    from router.cli import main
+
+    data = write_dataset(tmp_path / "toy", n=24)
+    out = tmp_path / "out"
+    rc = main(["bench", "routing", "--profiles", str(data), "--eval", str(data), "--profile-size", "8",
+               "--out", str(out), "--target-quality", "0.6", "--folds", "2"])
+    assert rc == 0
+    res = json.loads((out / "results.json").read_text())
+    r = res["routers"]
+    assert r["v0"]["head"] != "knn" and r["knn"]["head"] == "knn"
+    assert all(0.0 <= r[n]["aiq"] <= 1.0 for n in ("v0", "knn", "oracle", "random", "litellm-complexity"))
+    assert r["oracle"]["aiq"] >= max(r[n]["aiq"] for n in ("v0", "knn", "random"))
+    assert res["n_eval_prompts"] == 12 and res["calibration"]["cv_prompts"] == 12

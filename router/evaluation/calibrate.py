@@ -147,9 +147,19 @@ def predict_matrix(v0, profiles, evaluation, **kw):
     return _predict_matrix(v0, profiles, evaluation, **kw)
 
 
-def predict_aligned(v0, profiles, evaluation, models: list[str], prompt_ids, *, profile_size: int, seed: int, head=None) -> np.ndarray:
+def encode_all(v0, texts: dict[str, str]) -> dict[str, dict]:
+    """One backbone pass per text, every feature kind: {"adapter": {id: (F,)}, "pooled": {...}}.
+    Reused across heads and folds so that no prompt is encoded twice."""
+    from valuemodel.evaluate import encode_features
+
+    return encode_features(v0, texts)
+
+
+def predict_aligned(v0, profiles, evaluation, models: list[str], prompt_ids, *, profile_size: int, seed: int,
+                    head=None, features: dict[str, dict] | None = None) -> np.ndarray:
     """(M, Q) P(success) in the order of `models` x `prompt_ids`."""
-    got_models, got_ids, P = predict_matrix(v0, profiles, evaluation, profile_size=profile_size, seed=seed, head=head)
+    kw = {} if features is None else {"feature_cache": features[v0.features]}
+    got_models, got_ids, P = predict_matrix(v0, profiles, evaluation, profile_size=profile_size, seed=seed, head=head, **kw)
     rows = [list(got_models).index(m) for m in models]
     col = {str(p): j for j, p in enumerate(got_ids)}
     return np.asarray(P, dtype=float)[rows][:, [col[str(p)] for p in prompt_ids]]
@@ -157,7 +167,8 @@ def predict_aligned(v0, profiles, evaluation, models: list[str], prompt_ids, *, 
 
 # ---- cross-validated predictions from profile data --------------------------------------------
 
-def out_of_fold(v0, ds, models: list[str], prompt_ids: list[str], *, folds: int, profile_size: int, seed: int, head=None) -> np.ndarray:
+def out_of_fold(v0, ds, models: list[str], prompt_ids: list[str], *, folds: int, profile_size: int, seed: int,
+                head=None, features: dict[str, dict] | None = None) -> np.ndarray:
     """(M, Q) P(success) for `prompt_ids`, each fold predicted from profiles of the others."""
     if folds < 2:
         raise ValueError("need at least 2 folds")
@@ -169,7 +180,7 @@ def out_of_fold(v0, ds, models: list[str], prompt_ids: list[str], *, folds: int,
     for k in range(folds):
         held = ids[fold_of == k]
         rest = sub.select_prompts(ids[fold_of != k])
-        out[:, fold_of == k] = predict_aligned(v0, rest, sub.select_prompts(held), models, held, profile_size=profile_size, seed=seed + k, head=head)
+        out[:, fold_of == k] = predict_aligned(v0, rest, sub.select_prompts(held), models, held, profile_size=profile_size, seed=seed + k, head=head, features=features)
     if np.isnan(out).any():
         raise RuntimeError("some prompts got no out-of-fold prediction")
     return out
@@ -232,11 +243,15 @@ def calibrate_profiles(args) -> dict:
     if args.max_prompts:
         ds = subsample_prompts(ds, args.max_prompts, args.seed)
     v0 = load_v0(args.weights, args.head)
+    features = None
     report = {"source": "profiles", "data": Path(args.profiles).name, "folds": args.folds, "profile_size": args.profile_size, "policies": {}}
     for pol in _policies(args, ds.models):
         kw = {} if args.output_tokens is None else {"output_tokens": args.output_tokens}
         mats = costs.build(ds, ds, pol.candidates, **kw)
-        p = out_of_fold(v0, ds, pol.candidates, mats.prompt_ids, folds=args.folds, profile_size=args.profile_size, seed=args.seed, head=args.head)
+        if features is None:
+            features = encode_all(v0, ds.prompts)
+        p = out_of_fold(v0, ds, pol.candidates, mats.prompt_ids, folds=args.folds, profile_size=args.profile_size,
+                        seed=args.seed, head=args.head, features=features)
         fb = None if pol.fallback is None else pol.candidates.index(pol.fallback)
         choice = calibrate_threshold(p, mats.expected, mats.cost, mats.score, target_quality=args.target_quality, target_cost=args.target_cost, fallback=fb)
         report["policies"][pol.name] = {

@@ -68,10 +68,6 @@ def _load(args):
     return prof, ev, split
 
 
-def _predict(args, head: str | None, prof, ev, models: list[str], prompt_ids: list[str]) -> np.ndarray:
-    """(M, Q) P(success) aligned to models × prompt_ids."""
-    v0 = calibrate.load_v0(args.weights, head)
-    return calibrate.predict_aligned(v0, prof, ev, models, prompt_ids, profile_size=args.profile_size, seed=args.seed, head=head)
 
 
 def _rules(p: np.ndarray, m: costs.Matrices) -> dict[str, Curve]:
@@ -111,12 +107,17 @@ def run(args) -> int:
             curves[name] = (c, q)
         return routers[name]
 
-    # V0 and its kNN head, each under both rules.
-    learned = [("v0", args.head)] + ([] if args.no_knn else [("knn", "knn")])
+    # V0 and its kNN head, each under both rules. Every prompt goes through the backbone once.
+    t = time.perf_counter()
+    v0 = calibrate.load_v0(args.weights, args.head)
+    features = calibrate.encode_all(v0, {**prof.prompts, **ev.prompts})
+    _log(f"encoded {len(set(prof.prompts) | set(ev.prompts))} prompts in {time.perf_counter() - t:.1f}s")
+    learned = [("v0", v0)] + ([] if args.no_knn else [("knn", v0.with_head("knn"))])
     predictions: dict[str, np.ndarray] = {}
-    for name, head in learned:
+    for name, model in learned:
         t = time.perf_counter()
-        p = _predict(args, head, prof, ev, models, mats.prompt_ids)
+        p = calibrate.predict_aligned(model, prof, ev, models, mats.prompt_ids, profile_size=args.profile_size,
+                                      seed=args.seed, features=features)
         predictions[name] = p
         _log(f"{name}: predicted {p.shape} in {time.perf_counter() - t:.1f}s")
         rules = _rules(p, mats)
@@ -125,7 +126,7 @@ def run(args) -> int:
             r = add(f"{name}-{rule}", curve.cost, curve.quality, plot=False, rule=rule)
             aiqs[rule] = r["aiq"]
         best = max(aiqs, key=lambda k: aiqs[k])
-        add(name, rules[best].cost, rules[best].quality, rule=best, aiq_by_rule=aiqs, head=head or "checkpoint default")
+        add(name, rules[best].cost, rules[best].quality, rule=best, aiq_by_rule=aiqs, head=model.head_name)
 
     oc = baselines.oracle(mats.cost, mats.score)
     add("oracle", oc.cost, oc.quality)
@@ -174,7 +175,7 @@ def run(args) -> int:
         "seed": args.seed,
     }
     if args.target_quality is not None:
-        results["calibration"] = _calibration(args, prof, models, predictions["v0"], mats, c_max, strongest)
+        results["calibration"] = _calibration(args, v0, features, prof, models, predictions["v0"], mats, strongest)
     results["seconds"] = round(time.perf_counter() - t0, 1)
 
     table = report.markdown_table(results)
@@ -186,12 +187,12 @@ def run(args) -> int:
     return 0
 
 
-def _calibration(args, prof, models, p_eval, mats, c_max, strongest) -> dict:
+def _calibration(args, v0, features, prof, models, p_eval, mats, strongest) -> dict:
     """Threshold for --target-quality, cross-validated on the profile prompts only, then applied
     to the eval prompts (profiles from all profile prompts, as the gateway would)."""
     pm = costs.build(prof, prof, models, output_tokens=args.output_tokens)
-    v0 = calibrate.load_v0(args.weights, args.head)
-    p_oof = calibrate.out_of_fold(v0, prof, models, pm.prompt_ids, folds=args.folds, profile_size=args.profile_size, seed=args.seed, head=args.head)
+    p_oof = calibrate.out_of_fold(v0, prof, models, pm.prompt_ids, folds=args.folds, profile_size=args.profile_size,
+                                  seed=args.seed, features=features)
     choice = calibrate.calibrate_threshold(p_oof, pm.expected, pm.cost, pm.score, target_quality=args.target_quality)
     cost, quality = outcome(route_threshold(p_eval, mats.expected, choice.threshold), mats.cost, mats.score)
     return {
