@@ -122,6 +122,7 @@ def test_litellm_fallback_when_chosen_fails(gateway, database_url):
         model="router/failover", messages=[{"role": "user", "content": "hello"}])
     assert raw.parse().model == "ok"
     assert raw.headers["x-v0-model"] == "ok"  # answered by the fallback
+    assert raw.headers["x-v0-p-success"] == "0.8000"  # the fallback's P
     row = wait_for_decision(database_url, raw.headers["x-v0-decision-id"])
     assert (row.chosen_model, row.answered_model, row.status) == ("broken", "ok", "ok")
 

@@ -41,3 +41,43 @@ def test_migrate_command_upgrades_database(tmp_path, monkeypatch):
     engine = sa.create_engine(url)
     assert set(sa.inspect(engine).get_table_names()) == {"alembic_version", "decision"}
     engine.dispose()
+
+
+def test_serve_command_with_repository_policies(tmp_path, upstream):
+    """`v0-gateway serve` as a process, the repo's policies.yaml pointed at the loopback upstream."""
+    import os
+    from pathlib import Path
+
+    import httpx
+    import openai
+
+    from gateway_support import get_decision, wait_until
+    from router.migrate import upgrade
+    from upstream_server import free_port
+
+    repo = Path(__file__).resolve().parents[1]
+    url, port = f"sqlite:///{tmp_path}/serve.db", free_port()
+    upgrade(url)
+    env = {**os.environ, "V0_UPSTREAM_BASE": upstream.base_url, "V0_DATABASE_URL": url,
+           "V0_POLICIES": str(repo / "policies.yaml")}
+    proc = subprocess.Popen([sys.executable, "-m", "router.cli", "serve", "--port", str(port)], env=env,
+                            cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        def up():
+            try:
+                return httpx.get(f"http://127.0.0.1:{port}/readyz").status_code == 200
+            except httpx.TransportError:
+                assert proc.poll() is None, "server exited"
+                return False
+
+        wait_until(up, timeout=60, interval=0.2)
+        client = openai.OpenAI(base_url=f"http://127.0.0.1:{port}/v1", api_key="x", max_retries=0)
+        raw = client.chat.completions.with_raw_response.create(
+            model="auto", messages=[{"role": "user", "content": "Hello there"}])
+        assert raw.parse().choices[0].message.content == "echo: Hello there"
+        assert raw.headers["x-v0-model"] == raw.parse().model == "gpt-4.1-mini"  # stand-in scorer
+        row = wait_until(lambda: get_decision(url, raw.headers["x-v0-decision-id"]))
+        assert (row.policy, row.chosen_model, row.status) == ("balanced", "gpt-4.1-mini", "ok")
+    finally:
+        proc.terminate()
+        proc.wait(timeout=20)

@@ -68,9 +68,11 @@ async def chat_completions(_: ClientKeyDep, req: ChatRequestDep, runtime: Runtim
 
 
 def _headers(plan: Plan, answered: str) -> dict[str, str]:
+    """x-v0-p-success is the answering candidate's P (absent when it was not scored)."""
     headers = {"x-v0-model": answered, "x-v0-decision-id": plan.decision_id}
-    if plan.p_success is not None:
-        headers["x-v0-p-success"] = f"{plan.p_success:.4f}"
+    p = next((e.p_success for e in plan.estimates if e.name == answered), None)
+    if p is not None:
+        headers["x-v0-p-success"] = f"{p:.4f}"
     return headers
 
 
