@@ -116,3 +116,10 @@ def test_vectorised_rules_match_the_gateway_decision():
             kw = dict(candidates=names, scores=dict(zip(names, p[:, j])), costs=dict(zip(names, cost[:, j])), threshold=t, fallback=names[fb])
             assert decide(**kw).chosen == names[by_threshold[j]]
             assert decide(**kw, strategy="utility", lam=lam).chosen == names[by_utility[j]]
+
+
+def test_v2_tiers_pick_the_lowest_clearing_tier():
+    probs = np.array([[0.70, 0.80, 0.90, 0.95], [0.50, 0.60, 0.70, 0.80]])
+    assert baselines.v2_tiers(probs, 0.75).tolist() == [1, 3]
+    assert baselines.v2_tiers(probs, 0.5).tolist() == [0, 0]
+    assert baselines.v2_tiers(probs, 0.99).tolist() == [3, 3]  # none clears: the top tier

@@ -94,6 +94,7 @@ def test_bench_routing_end_to_end_with_standin(tmp_path, standin, capsys):
     # a near-perfect predictor beats random mixtures and cannot beat the oracle
     assert r["oracle"]["aiq"] >= r["v0"]["aiq"] > r["random"]["aiq"]
     assert r["litellm-complexity"].get("available", True) and r["litellm-complexity"]["n_mappings"] == 15
+    assert r["litellm-complexity-v2"].get("available", True) and r["litellm-complexity-v2"]["aiq"] >= r["random"]["aiq"]
     cal = res["calibration"]
     assert cal["target_quality"] == 0.7 and 0.0 <= cal["threshold"] <= 1.0 and cal["cv_prompts"] == 30
     assert (out / "cost_quality.png").read_bytes()[:4] == b"\x89PNG"

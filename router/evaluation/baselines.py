@@ -14,7 +14,10 @@
   operator; the most favourable sensible one is taken: every mapping that never gives a harder
   tier a cheaper model (models ordered by expected cost) is one operating point, and the curve
   is their hull. This picks the mapping on the evaluation prompts themselves, which favours
-  the baseline.
+  the baseline. A constant mapping is a single model, so this curve is never below random's.
+- litellm-complexity-v2: the same router with `classifier_type: heuristic_v2` (tier success
+  probabilities from LiteLLM's bundled UltraFeedback statistics), every success threshold it can
+  distinguish times every monotone mapping; also local.
 """
 
 from __future__ import annotations
@@ -45,10 +48,9 @@ def random_mixtures(cost: np.ndarray, score: np.ndarray) -> tuple[Curve, tuple[f
     return Curve("mixture", np.arange(len(c), dtype=float), c, q), (float(c.mean()), float(q.mean()))
 
 
-def complexity_tiers(texts: Sequence[str]) -> np.ndarray:
-    """Tier index (0..3) per text from LiteLLM's ComplexityRouter, classified locally.
-
-    Raises ImportError/Exception when LiteLLM's complexity router cannot be built offline."""
+def _complexity_router(classifier_type: str):
+    """LiteLLM's ComplexityRouter, built the way its proxy builds it, tiers pointing at
+    placeholder deployments (nothing is ever called)."""
     import litellm
     from litellm.router_api import RoutingContext
     from litellm.router_strategy.complexity_router import ComplexityRouter
@@ -60,13 +62,36 @@ def complexity_tiers(texts: Sequence[str]) -> np.ndarray:
             for n in names
         ]
     )
-    router = ComplexityRouter(
+    return ComplexityRouter(
         model_name="litellm-complexity",
         ctx=RoutingContext(owner),
-        complexity_router_config={"classifier_type": "heuristic", "tiers": dict(zip(COMPLEXITY_TIERS, names))},
+        complexity_router_config={"classifier_type": classifier_type, "tiers": dict(zip(COMPLEXITY_TIERS, names))},
     )
+
+
+def complexity_tiers(texts: Sequence[str]) -> np.ndarray:
+    """Tier index (0..3) per text from the default rule-based classifier (`heuristic`)."""
+    router = _complexity_router("heuristic")
     index = {t: i for i, t in enumerate(COMPLEXITY_TIERS)}
     return np.array([index[router.classify(t)[0].value] for t in texts], dtype=int)
+
+
+def complexity_v2_probabilities(texts: Sequence[str]) -> np.ndarray:
+    """(Q, 4) P(success) per tier from LiteLLM's `heuristic_v2` classifier (its bundled
+    UltraFeedback statistics; local). It routes to the lowest tier whose P clears its
+    `heuristic_v2_success_threshold`, else the top tier."""
+    router = _complexity_router("heuristic_v2")
+    out = np.empty((len(texts), len(COMPLEXITY_TIERS)))
+    for i, t in enumerate(texts):
+        probs = router._classify_with_heuristic_v2(t).heuristic_v2_forecast["probabilities"]
+        out[i] = [probs[name] for name in COMPLEXITY_TIERS]
+    return out
+
+
+def v2_tiers(probs: np.ndarray, threshold: float) -> np.ndarray:
+    """Tier index per prompt for one success threshold (lowest tier clearing it, else the top)."""
+    clears = probs >= threshold  # (Q, 4)
+    return np.where(clears.any(axis=1), np.argmax(clears, axis=1), len(COMPLEXITY_TIERS) - 1)
 
 
 def tier_mappings(tiers: np.ndarray, expected: np.ndarray, cost: np.ndarray, score: np.ndarray) -> tuple[Curve, list[tuple[int, ...]]]:

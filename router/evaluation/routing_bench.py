@@ -70,9 +70,9 @@ def _load(args):
 
 
 
-def _rules(p: np.ndarray, m: costs.Matrices) -> dict[str, Curve]:
+def _rules(p: np.ndarray, m: costs.Matrices, fallback: int) -> dict[str, Curve]:
     return {
-        "threshold": sweep_threshold(p, m.expected, m.cost, m.score),
+        "threshold": sweep_threshold(p, m.expected, m.cost, m.score, fallback=fallback),
         "utility": sweep_utility(p, m.expected, m.cost, m.score),
     }
 
@@ -94,6 +94,12 @@ def run(args) -> int:
     c_max = singles[max_name][0]
     strongest = max(singles, key=lambda n: (singles[n][1], -singles[n][0]))  # best quality, then cheaper
     s_cost, s_quality = singles[strongest][0] / c_max, singles[strongest][1]
+
+    # The threshold rule's fallback, as a policy would name it: the strongest model on the
+    # profile prompts (best mean score; ties: the cheaper).
+    prof_stats = prof.outcomes.groupby("model")["score"].mean()
+    prof_cost = mats.expected.mean(axis=1)
+    fallback = max(range(len(models)), key=lambda i: (prof_stats[models[i]], -prof_cost[i]))
 
     routers: dict[str, dict] = {}
     curves: dict[str, tuple[np.ndarray, np.ndarray]] = {}
@@ -120,7 +126,7 @@ def run(args) -> int:
                                       seed=args.seed, features=features)
         predictions[name] = p
         _log(f"{name}: predicted {p.shape} in {time.perf_counter() - t:.1f}s")
-        rules = _rules(p, mats)
+        rules = _rules(p, mats, fallback)
         aiqs = {}
         for rule, curve in rules.items():
             r = add(f"{name}-{rule}", curve.cost, curve.quality, plot=False, rule=rule)
@@ -140,19 +146,36 @@ def run(args) -> int:
         tc, maps = baselines.tier_mappings(tiers, mats.expected, mats.cost, mats.score)
         r = add("litellm-complexity", tc.cost, tc.quality)
         h = nondecreasing_hull(tc.cost / c_max, tc.quality)
-        best_i = int(np.argmax(tc.quality - 1e-9 * tc.cost))
+        on_hull = [i for i in range(len(maps)) if any(np.isclose(tc.cost[i] / c_max, h.cost) & np.isclose(tc.quality[i], h.quality))]
         r.update(
             classifier="litellm ComplexityRouter, classifier_type heuristic (local rules, no network)",
             tier_share={t: float(np.mean(tiers == k)) for k, t in enumerate(baselines.COMPLEXITY_TIERS)},
             mapping_rule="every tier->model mapping non-decreasing in expected cost (SIMPLE<=MEDIUM<=COMPLEX<=REASONING); curve = their hull, chosen on the eval prompts",
             n_mappings=len(maps),
-            best_quality_mapping=dict(zip(baselines.COMPLEXITY_TIERS, (models[m] for m in maps[best_i]))),
-            n_hull_points=int(len(h.cost)),
+            hull_mappings=[dict(zip(baselines.COMPLEXITY_TIERS, (models[m] for m in maps[i]))) for i in on_hull],
         )
     except Exception as exc:  # reported, not fatal: the baseline is optional by design
         routers["litellm-complexity"] = {"available": False, "reason": f"{type(exc).__name__}: {exc}",
                                          "aiq": None, "cost_pct_at_strongest_quality": None,
                                          "quality_at_10pct": None, "quality_at_25pct": None}
+
+    try:
+        probs = baselines.complexity_v2_probabilities([ev.prompts[p] for p in mats.prompt_ids])
+        ts = np.unique(probs)
+        ts = np.append(ts, np.nextafter(ts[-1], np.inf))
+        pc, pq = [], []
+        for t in ts:
+            curve, _ = baselines.tier_mappings(baselines.v2_tiers(probs, t), mats.expected, mats.cost, mats.score)
+            pc.append(curve.cost)
+            pq.append(curve.quality)
+        add("litellm-complexity-v2", np.concatenate(pc), np.concatenate(pq),
+            classifier="litellm ComplexityRouter, classifier_type heuristic_v2 (bundled statistics, no network)",
+            mapping_rule="every success threshold it distinguishes x every monotone tier->model mapping; curve = their hull, chosen on the eval prompts",
+            n_thresholds=int(len(ts)))
+    except Exception as exc:
+        routers["litellm-complexity-v2"] = {"available": False, "reason": f"{type(exc).__name__}: {exc}",
+                                            "aiq": None, "cost_pct_at_strongest_quality": None,
+                                            "quality_at_10pct": None, "quality_at_25pct": None}
 
     for name, (c, q) in singles.items():
         add(name, [c], [q], plot=False, single_model=True, mean_cost_usd=c)
@@ -167,6 +190,8 @@ def run(args) -> int:
         "profile_size": args.profile_size,
         "models": models,
         "v0_rule": routers["v0"]["rule"],
+        "threshold_fallback": models[fallback],
+        "rules": "threshold: cheapest model (by expected cost) with p >= t, else the fallback (the strongest model on the profile prompts), t swept over every distinct p; utility: argmax p - lambda * expected cost / the prompt's most expensive expected cost, lambda in {0, 1e-3..1e3 (log grid), inf}",
         "cost_source": mats.cost_source,
         "cost_normalisation": f"Costs are normalised by the mean cost per request of the most expensive single model ({max_name}, {c_max:.6g} USD).",
         "cost_pct_note": "cost % at strongest quality: the lowest mean cost on the hull at which quality reaches the strongest single model's, as % of that model's mean cost (null: never reached; see best_quality). Quality at 10%/25%: hull quality at that share of the strongest model's cost (null: the router cannot run that cheaply).",
@@ -175,7 +200,7 @@ def run(args) -> int:
         "seed": args.seed,
     }
     if args.target_quality is not None:
-        results["calibration"] = _calibration(args, v0, features, prof, models, predictions["v0"], mats, strongest)
+        results["calibration"] = _calibration(args, v0, features, prof, models, predictions["v0"], mats, strongest, fallback)
     results["seconds"] = round(time.perf_counter() - t0, 1)
 
     table = report.markdown_table(results)
@@ -187,16 +212,17 @@ def run(args) -> int:
     return 0
 
 
-def _calibration(args, v0, features, prof, models, p_eval, mats, strongest) -> dict:
+def _calibration(args, v0, features, prof, models, p_eval, mats, strongest, fallback) -> dict:
     """Threshold for --target-quality, cross-validated on the profile prompts only, then applied
     to the eval prompts (profiles from all profile prompts, as the gateway would)."""
     pm = costs.build(prof, prof, models, output_tokens=args.output_tokens)
     p_oof = calibrate.out_of_fold(v0, prof, models, pm.prompt_ids, folds=args.folds, profile_size=args.profile_size,
                                   seed=args.seed, features=features)
-    choice = calibrate.calibrate_threshold(p_oof, pm.expected, pm.cost, pm.score, target_quality=args.target_quality)
-    cost, quality = outcome(route_threshold(p_eval, mats.expected, choice.threshold), mats.cost, mats.score)
+    choice = calibrate.calibrate_threshold(p_oof, pm.expected, pm.cost, pm.score, target_quality=args.target_quality, fallback=fallback)
+    cost, quality = outcome(route_threshold(p_eval, mats.expected, choice.threshold, fallback), mats.cost, mats.score)
     return {
         "rule": "threshold",
+        "fallback": models[fallback],
         "target_quality": args.target_quality,
         "threshold": choice.threshold,
         "met_on_profiles": choice.met,
