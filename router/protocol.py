@@ -52,8 +52,7 @@ class ChatCompletionRequest(_Open):
 
     def upstream_params(self) -> dict[str, Any]:
         """Every parameter to forward, except ``model``/``messages``/``stream*`` (set by the caller)."""
-        params = self.model_dump(exclude_none=True, exclude={"model", "messages", "stream", "stream_options"})
-        return params
+        return self.model_dump(exclude_none=True, exclude={"model", "messages", "stream", "stream_options"})
 
     def upstream_messages(self) -> list[dict[str, Any]]:
         return [m.model_dump(exclude_none=True) for m in self.messages]

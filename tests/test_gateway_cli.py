@@ -2,13 +2,20 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
+from pathlib import Path
 
+import httpx
+import openai
 import pytest
 import sqlalchemy as sa
 
+from gateway_support import get_decision, wait_until
 from router import cli
+from router.migrate import upgrade
+from upstream_server import free_port
 
 
 def test_only_the_chosen_subcommand_is_imported():
@@ -45,16 +52,6 @@ def test_migrate_command_upgrades_database(tmp_path, monkeypatch):
 
 def test_serve_command_with_repository_policies(tmp_path, upstream):
     """`v0-gateway serve` as a process, the repo's policies.yaml pointed at the loopback upstream."""
-    import os
-    from pathlib import Path
-
-    import httpx
-    import openai
-
-    from gateway_support import get_decision, wait_until
-    from router.migrate import upgrade
-    from upstream_server import free_port
-
     repo = Path(__file__).resolve().parents[1]
     url, port = f"sqlite:///{tmp_path}/serve.db", free_port()
     upgrade(url)

@@ -8,8 +8,10 @@ import json
 import httpx
 import openai
 import pytest
+from sqlmodel import Session
 
-from gateway_support import count_decisions, start_gateway, wait_for_decision
+from gateway_support import count_decisions, engine_for, start_gateway, wait_for_decision, wait_until
+from router.store import crud
 from upstream_server import SLOW_SECONDS
 
 GOOD = {"model": "ok", "messages": [{"role": "user", "content": "hello"}]}
@@ -113,12 +115,7 @@ def test_upstream_faults(gateway, database_url, model, status, code, row_status,
     assert (error["type"], error["code"], error["param"]) == ("upstream_error", code, None)
     assert text in error["message"]
     assert response.elapsed.total_seconds() < SLOW_SECONDS  # the 0.5 s timeout, not the upstream
-    # The failure is logged: find its row by the newest decision for this model.
-    from router.store import crud
-    from sqlmodel import Session
-
-    from gateway_support import engine_for, wait_until
-
+    # The failure is logged: the newest decision for this model.
     def newest():
         with Session(engine_for(database_url)) as session:
             rows = [r for r in crud.list_decisions(session=session, limit=5) if r.requested_model == model]

@@ -4,7 +4,6 @@ and a database outage under a running gateway."""
 from __future__ import annotations
 
 import asyncio
-import json
 
 import httpx
 import pytest
@@ -14,7 +13,7 @@ from alembic.migration import MigrationContext
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlmodel import SQLModel
 
-from gateway_support import count_decisions, engine_for, get_decision, start_gateway, wait_until
+from gateway_support import engine_for, get_decision, start_gateway, wait_until
 from router.migrate import downgrade, upgrade
 from router.store.models import DecisionCreate
 from router.store.writer import DecisionWriter
@@ -114,7 +113,7 @@ def test_database_outage_buffers_then_flushes(serve_app, tmp_path, database_url,
         with db.begin() as conn:
             conn.execute(sa.text("ALTER TABLE decision_away RENAME TO decision"))
     wait_until(lambda: writer.pending == 0)
-    assert [get_decision(database_url, i) is not None for i in ids] == [True] * 3, (writer.written, writer.rejected, writer.failures)
+    assert [get_decision(database_url, i) is not None for i in ids] == [True] * 3
     assert writer.dropped == 0
 
 
@@ -131,4 +130,4 @@ def test_unreachable_database_serves_requests_and_is_not_ready(serve_app, tmp_pa
     assert error["message"].startswith("Database unreachable: ")
     wait_until(lambda: served.app.state.writer.failures >= 1)
     assert served.app.state.writer.pending == 1
-    assert json.loads(json.dumps(served.app.state.writer.dropped)) == 0
+    assert served.app.state.writer.dropped == 0

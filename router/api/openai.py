@@ -20,9 +20,6 @@ from router.upstream import Upstream, answered_by, to_gateway_error
 
 router = APIRouter(prefix="/v1")
 
-STATUS_FOR_CODE = {"upstream_timeout": "upstream_timeout"}
-
-
 @router.get("/models")
 async def list_models(_: ClientKeyDep, runtime: RuntimeDep) -> ModelList:
     policies = runtime.policies
