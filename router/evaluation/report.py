@@ -63,7 +63,8 @@ def plot(path: Path, curves: dict[str, tuple[np.ndarray, np.ndarray]], singles: 
         xs = np.append(h.cost, max(1.0, h.cost[-1]))
         ys = np.append(h.quality, h.quality[-1])
         (line,) = ax.plot(xs, ys, label=name, linewidth=1.6)
-        ax.scatter(c, q, s=6, color=line.get_color(), alpha=0.35)
+        if len(c) <= 500:  # operating points; mapping families (thousands of points) only as hulls
+            ax.scatter(c, q, s=6, color=line.get_color(), alpha=0.35)
     for name, (c, q) in singles.items():
         ax.scatter([c], [q], marker="x", color="black", s=25)
         ax.annotate(name.split("/")[-1], (c, q), fontsize=6, xytext=(3, 2), textcoords="offset points")

@@ -191,7 +191,7 @@ def run(args) -> int:
         "models": models,
         "v0_rule": routers["v0"]["rule"],
         "threshold_fallback": models[fallback],
-        "rules": "threshold: cheapest model (by expected cost) with p >= t, else the fallback (the strongest model on the profile prompts), t swept over every distinct p; utility: argmax p - lambda * expected cost / the prompt's most expensive expected cost, lambda in {0, 1e-3..1e3 (log grid), inf}",
+        "rules": "threshold: cheapest model (by expected cost) with p >= t, else the fallback (the strongest model on the profile prompts), t swept over the distinct p values (thinned to 401 quantiles when there are more); utility: argmax p - lambda * expected cost / the prompt's most expensive expected cost, lambda in {0, 1e-3..1e3 (log grid), inf}",
         "cost_source": mats.cost_source,
         "cost_normalisation": f"Costs are normalised by the mean cost per request of the most expensive single model ({max_name}, {c_max:.6g} USD).",
         "cost_pct_note": "cost % at strongest quality: the lowest mean cost on the hull at which quality reaches the strongest single model's, as % of that model's mean cost (null: never reached; see best_quality). Quality at 10%/25%: hull quality at that share of the strongest model's cost (null: the router cannot run that cheaply).",
