@@ -13,7 +13,7 @@ from alembic.migration import MigrationContext
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlmodel import SQLModel
 
-from gateway_support import engine_for, get_decision, start_gateway, wait_until
+from gateway_support import TcpProxy, engine_for, get_decision, start_gateway, wait_until
 from router.migrate import downgrade, upgrade
 from router.store.models import DecisionCreate
 from router.store.writer import DecisionWriter
@@ -131,3 +131,36 @@ def test_unreachable_database_serves_requests_and_is_not_ready(serve_app, tmp_pa
     wait_until(lambda: served.app.state.writer.failures >= 1)
     assert served.app.state.writer.pending == 1
     assert served.app.state.writer.dropped == 0
+
+
+@pytest.mark.parametrize("empty_database", ["postgresql"], indirect=True)
+def test_postgresql_unreachable_then_back(empty_database, serve_app, tmp_path, upstream):
+    """The gateway reaches PostgreSQL through a loopback proxy; cutting it is a real outage."""
+    database_url = empty_database
+    upgrade(database_url)
+    url = sa.engine.make_url(database_url)
+    proxy = TcpProxy(url.host, url.port or 5432)
+    proxy.start()
+    via_proxy = url.set(host="127.0.0.1", port=proxy.port).render_as_string(hide_password=False)
+    served = start_gateway(serve_app, tmp_path, via_proxy, upstream.base_url, log_retry_max_s=0.2)
+    writer = served.app.state.writer
+    body = {"model": "ok", "messages": [{"role": "user", "content": "hello"}]}
+    first = httpx.post(served.base_url + "/v1/chat/completions", json=body, timeout=10)
+    wait_until(lambda: get_decision(database_url, first.headers["x-v0-decision-id"]))
+    proxy.stop()
+    try:
+        ids = []
+        for _ in range(3):
+            response = httpx.post(served.base_url + "/v1/chat/completions", json=body, timeout=10)
+            assert response.status_code == 200
+            ids.append(response.headers["x-v0-decision-id"])
+        wait_until(lambda: writer.failures >= 1)
+        assert writer.pending == 3
+        assert httpx.get(served.base_url + "/readyz").status_code == 503
+    finally:
+        proxy.start()
+    wait_until(lambda: writer.pending == 0)
+    assert [get_decision(database_url, i) is not None for i in ids] == [True] * 3
+    assert httpx.get(served.base_url + "/readyz").status_code == 200
+    proxy.stop()
+    engine_for(database_url).dispose()  # before the database is dropped
