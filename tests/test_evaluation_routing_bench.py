@@ -106,8 +106,9 @@ def test_bench_routing_costs_from_prices_and_separate_dirs(tmp_path, standin):
     prof = write_dataset(tmp_path / "prof", n=20, with_cost=False, seed=1)
     ev = write_dataset(tmp_path / "ev", n=10, with_cost=False, seed=2, prefix="e")
     out = tmp_path / "out"
-    args = parse(routing_bench, ["--profiles", str(prof), "--eval", str(ev), "--out", str(out), "--no-knn", "--output-tokens", "100"])
-    assert routing_bench.run(args) == 0
+    from router.cli import main  # through the console script's dispatch
+
+    assert main(["bench", "routing", "--profiles", str(prof), "--eval", str(ev), "--out", str(out), "--no-knn", "--output-tokens", "100"]) == 0
     res = json.loads((out / "results.json").read_text())
     assert res["n_eval_prompts"] == 10 and "knn" not in res["routers"]
     assert "models.csv prices" in res["cost_source"] and "100 output tokens" in res["cost_source"]
