@@ -3,7 +3,11 @@
 The offset comes from the pooled embedding through a bottleneck MLP whose last layer starts at
 zero, so an untrained adapter uses exactly the static queries. The queries cross-attend over the
 backbone's token states (padding masked), with LayerNorms on queries and keys; the output is the
-K attended vectors, flattened to K * d features.
+K attended vectors, flattened to K * d features. To keep training cheap on a CPU, token states
+are first projected on a fixed PCA basis (``token_dim`` wide, fitted once on the training
+prompts' token states and stored with the weights); keys and values are learned from there.
+With ``pooled_skip`` each query's output also gets a learned linear map of the pooled embedding,
+so the token-level attention adds to, rather than replaces, what the sentence embedding knows.
 """
 
 from __future__ import annotations
@@ -18,10 +22,13 @@ from torch.nn import functional as F
 @dataclass
 class AdapterConfig:
     hidden_size: int = 384  # backbone width H
+    token_dim: int = 96  # P: token states are first projected on a fixed PCA basis (0 = off)
     n_queries: int = 4  # K
     dim: int = 64  # d, width of each query / output vector
     n_heads: int = 4
     bottleneck: int = 64
+    pooled_skip: bool = True  # add a learned per-query linear map of the pooled embedding
+    dropout: float = 0.0  # on the output features, training only
 
     @property
     def out_dim(self) -> int:
@@ -43,9 +50,15 @@ class QueryAdapter(nn.Module):
         self.ln_q = nn.LayerNorm(c.dim)
         self.ln_k = nn.LayerNorm(c.dim)
         self.w_q = nn.Linear(c.dim, c.dim, bias=False)
-        self.w_k = nn.Linear(c.hidden_size, c.dim, bias=False)
-        self.w_v = nn.Linear(c.hidden_size, c.dim)
+        width = c.token_dim or c.hidden_size
+        if c.token_dim:  # frozen PCA basis of token states, fitted on the training data
+            self.register_buffer("token_mean", torch.zeros(c.hidden_size))  # (H,)
+            self.register_buffer("token_basis", torch.eye(c.hidden_size, c.token_dim))  # (H, P)
+        self.w_k = nn.Linear(width, c.dim, bias=False)
+        self.w_v = nn.Linear(width, c.dim)
         self.w_o = nn.Linear(c.dim, c.dim)
+        if c.pooled_skip:
+            self.w_s = nn.Linear(c.hidden_size, c.n_queries * c.dim)
         self.ln_out = nn.LayerNorm(c.dim)
 
     def query_vectors(self, pooled: torch.Tensor) -> torch.Tensor:
@@ -54,19 +67,51 @@ class QueryAdapter(nn.Module):
         K, d = self.config.n_queries, self.config.dim
         return self.queries.unsqueeze(0) + self.offset(pooled).view(B, K, d)  # (B, K, d)
 
-    def forward(self, tokens: torch.Tensor, mask: torch.Tensor, pooled: torch.Tensor) -> torch.Tensor:
-        """tokens (B, T, H), mask (B, T) bool (True = real token), pooled (B, H) -> (B, K * d)."""
+    def train(self, mode: bool = True):
+        self._fused = None
+        return super().train(mode)
+
+    @torch.no_grad()
+    def _fused_kv(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """Inference weights (2d, H) and bias (2d,) of keys|values straight from token states."""
+        if getattr(self, "_fused", None) is None:
+            w = torch.cat([self.w_k.weight, self.w_v.weight]) @ self.token_basis.T  # (2d, H)
+            bias = torch.cat([torch.zeros_like(self.w_v.bias), self.w_v.bias]) - w @ self.token_mean  # (2d,)
+            self._fused = (w.contiguous(), bias)
+        return self._fused
+
+    def project_tokens(self, tokens: torch.Tensor) -> torch.Tensor:
+        """(..., H) -> (..., P) on the fixed basis; identity when the projection is off."""
+        if not self.config.token_dim:
+            return tokens
+        return (tokens - self.token_mean) @ self.token_basis
+
+    def forward(
+        self, tokens: torch.Tensor, mask: torch.Tensor, pooled: torch.Tensor, projected: bool = False
+    ) -> torch.Tensor:
+        """tokens (B, T, H) (or (B, T, P) when ``projected``), mask (B, T) bool (True = real
+        token), pooled (B, H) -> features (B, K * d)."""
         c = self.config
         B, T, _ = tokens.shape
         nh, hd = c.n_heads, c.dim // c.n_heads
         q = self.w_q(self.ln_q(self.query_vectors(pooled)))  # (B, K, d)
-        k = self.ln_k(self.w_k(tokens))  # (B, T, d)
-        v = self.w_v(tokens)  # (B, T, d)
+        if not projected and c.token_dim and not self.training:
+            w, b = self._fused_kv()  # projection folded into keys/values: one (H, 2d) matmul
+            k, v = F.linear(tokens, w, b).split(c.dim, dim=-1)  # (B, T, d) each
+            k = self.ln_k(k)
+        else:
+            if not projected:
+                tokens = self.project_tokens(tokens)  # (B, T, P)
+            k = self.ln_k(self.w_k(tokens))  # (B, T, d)
+            v = self.w_v(tokens)  # (B, T, d)
         q = q.view(B, c.n_queries, nh, hd).transpose(1, 2)  # (B, nh, K, hd)
         k = k.view(B, T, nh, hd).transpose(1, 2)  # (B, nh, T, hd)
         v = v.view(B, T, nh, hd).transpose(1, 2)  # (B, nh, T, hd)
         attn_mask = mask[:, None, None, :]  # (B, 1, 1, T), True = attend
         out = F.scaled_dot_product_attention(q, k, v, attn_mask=attn_mask)  # (B, nh, K, hd)
         out = out.transpose(1, 2).reshape(B, c.n_queries, c.dim)  # (B, K, d)
-        out = self.ln_out(self.w_o(out))  # (B, K, d)
-        return out.reshape(B, c.out_dim)  # (B, K * d)
+        out = self.w_o(out)  # (B, K, d)
+        if c.pooled_skip:
+            out = out + self.w_s(pooled).view(B, c.n_queries, c.dim)  # (B, K, d)
+        out = self.ln_out(out)  # (B, K, d)
+        return F.dropout(out.reshape(B, c.out_dim), c.dropout, self.training)  # (B, K * d)

@@ -70,6 +70,12 @@ def default_model_dir() -> Path:
     return Path(list(spec.submodule_search_locations)[0]) / "model"
 
 
+def env_threads() -> int | None:
+    """``V0_THREADS``: CPU threads for the backbone runtime and the torch ops (unset: defaults)."""
+    value = os.environ.get("V0_THREADS")
+    return int(value) if value else None
+
+
 def cache_dir() -> Path:
     root = os.environ.get("V0_CACHE_DIR")
     if root:
@@ -113,8 +119,9 @@ def resolve_backbone(config: BackboneConfig) -> tuple[str, str]:
 class Backbone:
     """Tokenize with tail truncation, run the transformer once, pool."""
 
-    def __init__(self, config: BackboneConfig | None = None, device: str = "cpu"):
+    def __init__(self, config: BackboneConfig | None = None, device: str = "cpu", threads: int | None = None):
         self.config = config or BackboneConfig()
+        self.threads = env_threads() if threads is None else threads
         if self.config.runtime not in RUNTIMES:
             raise ValueError(f"unknown backbone runtime {self.config.runtime!r}; one of {RUNTIMES}")
         from sentence_transformers import SentenceTransformer
@@ -127,9 +134,11 @@ class Backbone:
         self.st.eval()
         self.device = torch.device(device)
         self.tokenizer = self.st.tokenizer
+        self.tokenizer.truncation_side = "left"  # keep the tail; special tokens still added
         self.transformer = self.st[0].auto_model
         self.pooling = torch.nn.Sequential(*[self.st[i] for i in range(1, len(self.st))])
         self.hidden_size = int(self.transformer.config.hidden_size)
+        self._mean_pooling = self._plain_mean_pooling()
         self.pad_id = self.tokenizer.pad_token_id or 0
         runtime = self.config.runtime
         if runtime == "auto":
@@ -138,6 +147,15 @@ class Backbone:
         self._session = None
         if runtime.startswith("onnx"):
             self._session = self._onnx_session(int8=runtime == "onnx-int8")
+
+    def _plain_mean_pooling(self) -> str | None:
+        """"plain" / "normalize" when the pooling modules are just a mean (+ L2 normalise)."""
+        names = [type(m).__name__ for m in self.pooling]
+        if not names or names[0] != "Pooling" or names[1:] not in ([], ["Normalize"]):
+            return None
+        if getattr(self.pooling[0], "pooling_mode", None) != "mean":
+            return None
+        return "normalize" if names[1:] else "plain"
 
     # ---- tokenization -------------------------------------------------------------------
     def token_ids(self, texts: list[str]) -> list[list[int]]:
@@ -152,7 +170,6 @@ class Backbone:
         return seqs
 
     def _tokenize(self, texts: list[str]) -> list[list[int]]:
-        self.tokenizer.truncation_side = "left"  # keep the tail, specials still added
         enc = self.tokenizer(texts, truncation=True, max_length=self.config.max_tokens, verbose=False)
         return enc["input_ids"]
 
@@ -182,8 +199,14 @@ class Backbone:
             )
             tokens = out.last_hidden_state  # (B, T, H)
         mask_t = torch.from_numpy(mask).to(tokens.device)
-        feats = self.pooling({"token_embeddings": tokens, "attention_mask": mask_t})
-        pooled = feats["sentence_embedding"]  # (B, H)
+        if self._mean_pooling is not None:  # the common case, without the modules' overhead
+            m = mask_t[..., None].to(tokens.dtype)  # (B, T, 1)
+            pooled = (tokens * m).sum(1) / m.sum(1).clamp(min=1e-9)  # (B, H)
+            if self._mean_pooling == "normalize":
+                pooled = torch.nn.functional.normalize(pooled, dim=-1)
+        else:
+            feats = self.pooling({"token_embeddings": tokens, "attention_mask": mask_t})
+            pooled = feats["sentence_embedding"]  # (B, H)
         return Encoded(tokens=tokens.float(), mask=mask_t.bool(), pooled=pooled.float())
 
     # ---- ONNX ---------------------------------------------------------------------------
@@ -193,9 +216,8 @@ class Backbone:
         path = self._onnx_file(int8)
         opts = ort.SessionOptions()
         opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-        threads = os.environ.get("V0_ORT_THREADS")
-        if threads:
-            opts.intra_op_num_threads = int(threads)
+        if self.threads:
+            opts.intra_op_num_threads = self.threads
         return ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
 
     def _onnx_file(self, int8: bool) -> Path:

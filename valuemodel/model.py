@@ -19,7 +19,7 @@ import numpy as np
 import torch
 
 from .adapter import AdapterConfig, QueryAdapter
-from .backbone import Backbone, BackboneConfig, Encoded
+from .backbone import Backbone, BackboneConfig, Encoded, env_threads
 from .checkpoint import load_checkpoint, prefixed, save_checkpoint, subdict
 from .heads import HEAD_NAMES, ICLConfig, ICLHead, ICLModule, KNNConfig, KNNHead, TabPFNConfig, TabPFNHead
 from .heads.base import ProfileState, as_scores
@@ -108,14 +108,25 @@ class V0:
         device: str = "cpu",
         features: str | None = None,
         backbone: Backbone | None = None,
+        threads: int | None = None,
     ) -> "V0":
-        """Load a checkpoint folder (None: the shipped weights). ``backbone`` shares a loaded one."""
+        """Load a checkpoint folder (None: the shipped weights). ``backbone`` shares a loaded
+        one. ``threads`` (else ``V0_THREADS``, else 1 on CPU) sets the CPU threads of the
+        backbone runtime and, process-wide, of torch: scoring one prompt is many small ops, and on
+        a small shared CPU one thread gives the lowest and steadiest latency. 0 keeps the
+        libraries' defaults."""
+        if threads is None:
+            threads = env_threads()
+        if threads is None:
+            threads = 1 if torch.device(device).type == "cpu" else 0
+        if threads:
+            torch.set_num_threads(threads)
         raw, tensors = load_checkpoint(path if path is not None else DEFAULT_WEIGHTS)
         config = V0Config.from_dict(raw["model"])
         modules = V0Modules(config)
         modules.load_state_dict(tensors, strict=True)
         if backbone is None:
-            backbone = Backbone(config.backbone, device=device)
+            backbone = Backbone(config.backbone, device=device, threads=threads)
         return cls(config, modules, backbone, head=head, features=features, device=device)
 
     def with_head(self, head: str, features: str | None = None) -> "V0":

@@ -86,3 +86,22 @@ class TabPFNHead:
                 warnings.simplefilter("ignore")
                 out[m] = s.data["clf"].predict_proba(X)[:, s.data["pos"]]
         return out
+
+
+def random_checkpoint(path: str | Path, *, emsize: int = 192, nlayers: int = 12, nhead: int = 6, seed: int = 0) -> Path:
+    """Write a randomly initialised TabPFN v2 classifier checkpoint (the real architecture;
+    the defaults are the real v2 classifier size). For tests and speed benchmarks only: its
+    predictions mean nothing."""
+    from dataclasses import asdict
+
+    from tabpfn.architectures import tabpfn_v2
+
+    config, _ = tabpfn_v2.parse_config(
+        {"max_num_classes": 10, "emsize": emsize, "nlayers": nlayers, "nhead": nhead, "features_per_group": 2}
+    )
+    torch.manual_seed(seed)
+    model = tabpfn_v2.get_architecture(config)
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    torch.save({"state_dict": model.state_dict(), "config": asdict(config), "architecture_name": "tabpfn_v2"}, path)
+    return path

@@ -1,0 +1,89 @@
+"""Training: a few steps on tiny synthetic data, checkpoints, exact resume, CLI arguments."""
+
+import argparse
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from valuemodel import V0
+from valuemodel.backbone import Backbone
+from valuemodel.checkpoint import load_checkpoint
+from valuemodel.train import TrainConfig, add_arguments, episode_loss, train
+
+TOPICS = ["arithmetic", "poetry", "geography", "chemistry"]
+
+
+@pytest.fixture(scope="module")
+def data(tmp_path_factory):
+    """80 prompts, 4 models; model j succeeds on topic j and j+1."""
+    root = tmp_path_factory.mktemp("data")
+    ds = root / "tiny"
+    ds.mkdir()
+    rows, lines = ["prompt_id,model,score"], []
+    for i in range(80):
+        topic = i % 4
+        lines.append(json.dumps({"prompt_id": f"q{i}", "task": TOPICS[topic], "prompt": f"A question about {TOPICS[topic]} number {i}"}))
+        for j in range(4):
+            rows.append(f"q{i},model{j},{1.0 if topic in (j, (j + 1) % 4) else 0.0}")
+    (ds / "prompts.jsonl").write_text("\n".join(lines) + "\n")
+    (ds / "outcomes.csv").write_text("\n".join(rows) + "\n")
+    return root
+
+
+@pytest.fixture(scope="module")
+def backbone():
+    return Backbone()
+
+
+def config(data, out, **kw) -> TrainConfig:
+    base = dict(
+        data=str(data), datasets=["tiny"], out=str(out), cache=str(data / "cache"), steps=4, models_per_step=2,
+        profile_size=16, query_size=8, val_every=2, save_every=2, warmup=1, token_dim=8, n_queries=2, query_dim=16,
+    )
+    return TrainConfig(**{**base, **kw})
+
+
+def test_train_resume_is_exact(data, backbone, tmp_path):
+    straight = train(config(data, tmp_path / "a"), backbone=backbone, progress=False)
+    train(config(data, tmp_path / "b"), backbone=backbone, progress=False, until=2)
+    raw_b, _ = load_checkpoint(tmp_path / "b" / "last")
+    assert raw_b["training"]["step"] == 2
+    train(config(data, tmp_path / "b"), backbone=backbone, progress=False, resume=True)
+    raw_a, ta = load_checkpoint(tmp_path / "a" / "last")
+    raw_b, tb = load_checkpoint(tmp_path / "b" / "last")
+    assert raw_a["training"]["step"] == raw_b["training"]["step"] == 4
+    assert ta.keys() == tb.keys()
+    for k in ta:
+        assert torch.equal(ta[k], tb[k]), k
+    assert [h["step"] for h in straight["history"]] == [2, 4]
+    assert {"by_prompt/icl", "by_model/icl", "by_prompt/noadapter"} <= straight["history"][0].keys()
+    for name in ("config.json", "model.safetensors", "optimizer.safetensors"):
+        assert (tmp_path / "a" / "last" / name).is_file()
+    # the best checkpoint loads as a V0 and scores
+    v0 = V0.load(tmp_path / "a" / "best", backbone=backbone)
+    feats = v0.encode(["A question about poetry number 3", "A question about arithmetic number 9"])
+    assert v0.predict([v0.fit_profile(feats, [1.0, 0.0])], feats).shape == (1, 2)
+
+
+def test_loss_prefers_the_right_order():
+    y = torch.tensor([[1.0, 0.0, 0.5]])
+    mask = torch.ones(1, 3, dtype=torch.bool)
+    good = episode_loss(torch.tensor([[3.0, -3.0, 0.0]]), y, mask, alpha=0.25)
+    bad = episode_loss(torch.tensor([[-3.0, 3.0, 0.0]]), y, mask, alpha=0.25)
+    assert good < bad
+    # padded query rows do not count
+    padded = episode_loss(torch.tensor([[3.0, -3.0, 0.0, 99.0]]), torch.tensor([[1.0, 0.0, 0.5, 0.0]]),
+                          torch.tensor([[True, True, True, False]]), alpha=0.25)
+    torch.testing.assert_close(padded, good)
+
+
+def test_cli_arguments():
+    parser = argparse.ArgumentParser()
+    add_arguments(parser)
+    args = parser.parse_args(["--data", "d", "--steps", "7", "--resume"])
+    assert args.steps == 7 and args.resume and args.alpha == 0.25 and args.profile_size == 256
+    assert args.datasets == ["llmrouter_dcrouter9", "routellm_2model", "alpacaeval2_wgpt4t", "dapomath"]
+    assert args.dapo_parts == ["context"]
+    assert np.isclose(args.lr, 2e-3)
