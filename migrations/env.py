@@ -8,7 +8,7 @@ from alembic import context
 from sqlalchemy import engine_from_config, pool
 from sqlmodel import SQLModel
 
-import router.store.models  # noqa: F401  (registers the tables on SQLModel.metadata)
+import router.store.tables  # noqa: F401  (registers every table on SQLModel.metadata)
 from router.settings import Settings
 
 config = context.config

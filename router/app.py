@@ -1,16 +1,26 @@
-"""The FastAPI app factory. Nothing is created at import time; the lifespan builds the state."""
+"""The FastAPI app factory. Nothing is created at import time; the lifespan builds the state:
+engine, decision writer, client-key table, the scorer (V0 over stored profiles, loaded once),
+default-profile seeding, and the poll loop that picks up other replicas' changes."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any
 
 from fastapi import FastAPI
 
-from router.api import health, openai
+from router.api import admin_keys, admin_profiles, feedback, health, openai, route
 from router.api.errors import install_error_handlers
+from router.keys import KeyTable
+from router.policies import load_policies
+from router.profiles.features import FeatureCache
+from router.profiles.scorer import V0Scorer
+from router.profiles.seed import seed_default_profiles
+from router.profiles.service import ProfileService
 from router.runtime import PolicyWatcher, ScorerFactory, stand_in_scorer
 from router.settings import Settings
 from router.store.db import make_engine
@@ -19,34 +29,99 @@ from router.store.writer import DecisionWriter
 log = logging.getLogger(__name__)
 
 
-def create_app(settings: Settings | None = None, *, scorer_factory: ScorerFactory | None = None) -> FastAPI:
-    """Build the gateway. ``settings`` default to the environment (``V0_*``)."""
+def load_v0(settings: Settings) -> Any:
+    from valuemodel import V0  # heavy: imported only when the V0 scorer is used
+
+    return V0.load(settings.v0_weights or None, head=settings.v0_head or None)
+
+
+def create_app(settings: Settings | None = None, *, scorer_factory: ScorerFactory | None = None,
+               v0: Any = None, features: FeatureCache | None = None) -> FastAPI:
+    """Build the gateway. ``settings`` default to the environment (``V0_*``).
+
+    ``scorer_factory`` replaces the scorer (tests); ``v0`` shares an already loaded value model
+    and ``features`` a feature cache (several app instances in one process, e.g. tests)."""
     settings = settings or Settings()
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        # A bad policies file stops the start here, with file, line and reason.
-        watcher = PolicyWatcher(settings.policies, scorer_factory or stand_in_scorer)
+        load_policies(settings.policies)  # a bad file fails the start at once (file:line: reason)
         engine = make_engine(settings.database_url)
+        scorer: V0Scorer | None = None
+        factory = scorer_factory
+        if factory is None and settings.scorer == "stand-in":
+            factory = stand_in_scorer
+        if factory is None:
+            model = v0 if v0 is not None else await asyncio.to_thread(load_v0, settings)
+            scorer = V0Scorer(model, engine, features=features)
+            factory = scorer.want
+        # A bad policies file stops the start here, with file, line and reason.
+        watcher = PolicyWatcher(settings.policies, factory)
+        keys = KeyTable(engine, settings.client_key_set)
+        seeding = {"done": not settings.seed_profiles}
+
+        async def sync() -> None:  # first start, then other replicas' profile and key changes
+            if not seeding["done"]:
+                await asyncio.to_thread(seed_default_profiles, engine, watcher.runtime.policies)
+                seeding["done"] = True
+            await asyncio.to_thread(keys.refresh)
+            if scorer is not None:
+                await asyncio.to_thread(scorer.refresh)
+
+        try:
+            await sync()
+        except Exception as exc:  # the database is away: serve anyway, the poll loop retries
+            log.error("database not ready at start (profiles, keys): %s", exc)
         writer = DecisionWriter(engine, batch_size=settings.log_batch_size, flush_s=settings.log_flush_s,
                                 max_buffer=settings.log_buffer_max, retry_max_s=settings.log_retry_max_s)
         writer.start()
         app.state.watcher, app.state.engine, app.state.writer = watcher, engine, writer
-        reload_task = (asyncio.create_task(watcher.watch(settings.policy_reload_s), name="policy-reload")
-                       if settings.policy_reload_s > 0 else None)
+        app.state.keys, app.state.scorer = keys, scorer
+        app.state.profiles = ProfileService(engine, scorer)
+
+        async def reload() -> None:
+            if await asyncio.to_thread(watcher.reload) and scorer is not None:
+                await asyncio.to_thread(scorer.refresh)
+
+        tasks = [asyncio.create_task(_every(s, fn, name), name=name) for s, fn, name in
+                 ((settings.policy_reload_s, reload, "policy-reload"), (settings.profile_poll_s, sync, "profile-poll"))
+                 if s > 0]
         try:
             yield
         finally:
-            if reload_task is not None:
-                reload_task.cancel()
+            for task in tasks:
+                task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
-                    await reload_task
+                    await task
             await writer.close()
             engine.dispose()
 
-    app = FastAPI(title="V0 Gateway", version="0.1.0", lifespan=lifespan)
+    app = FastAPI(title="V0 Gateway", version="0.2.0", lifespan=lifespan)
     app.state.settings = settings
     install_error_handlers(app)
-    app.include_router(openai.router)
-    app.include_router(health.router)
+    for module in (openai, route, feedback, admin_profiles, admin_keys, health):
+        app.include_router(module.router)
+    if settings.debug_timing:
+        app.add_middleware(ReceivedAt)
     return app
+
+
+async def _every(interval_s: float, fn: Callable[[], Awaitable[None]], name: str) -> None:
+    while True:
+        await asyncio.sleep(interval_s)
+        try:
+            await fn()
+        except Exception as exc:  # e.g. the database is briefly away: try again next time
+            log.warning("%s failed: %s", name, exc)
+
+
+class ReceivedAt:
+    """ASGI middleware: stamps ``request.state.v0_received`` (perf_counter) on arrival."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
+        if scope["type"] == "http":
+            scope.setdefault("state", {})["v0_received"] = time.perf_counter()
+        await self.app(scope, receive, send)

@@ -1,6 +1,8 @@
 """From a typed request to a routing plan: policy lookup, routing text, scores, decision.
 
 Raises GatewayError (404) for an unknown model or policy. Pure apart from the scorer call.
+The threshold is the request's override (header ``x-v0-threshold`` or body ``v0_threshold``)
+when given, else the policy's.
 """
 
 from __future__ import annotations
@@ -21,41 +23,45 @@ class Plan:
     requested_model: str
     policy: str | None  # None: a candidate named directly, forwarded unrouted
     chosen: str
+    routing_text: str
     fallbacks: tuple[str, ...] = ()
     estimates: tuple[Estimate, ...] = ()
     threshold: float | None = None
     p_success: float | None = None
     reason: str | None = None
     profile_versions: dict[str, int] = field(default_factory=dict)
+    strategy: str | None = None
+    prompt_tokens: int | None = None
 
 
 def new_decision_id() -> str:
     return uuid.uuid4().hex
 
 
-def make_plan(req: ChatCompletionRequest, runtime: Runtime) -> Plan:
+def make_plan(req: ChatCompletionRequest, runtime: Runtime, *, threshold: float | None = None) -> Plan:
     policies = runtime.policies
     policy_name = policies.policy_name_for(req.model)
+    text = routing_text(req.messages)
     if policy_name is None:
         if req.model not in policies.candidates:
             raise GatewayError(404, f"The model '{req.model}' does not exist; use 'auto', "
                                "'router/<policy>' or a candidate name (GET /v1/models).",
                                param="model", code="model_not_found")
-        return Plan(new_decision_id(), req.model, None, req.model)
+        return Plan(new_decision_id(), req.model, None, req.model, text, reason="unrouted")
     policy = policies.policies.get(policy_name)
     if policy is None:
         raise GatewayError(404, f"The policy '{policy_name}' does not exist (GET /v1/models).",
                            param="model", code="policy_not_found")
-    text = routing_text(req.messages)
-    scored = runtime.scorer.score(text, policy.candidates)
+    threshold = policy.threshold if threshold is None else threshold
+    scored = runtime.scorer.score(text, policy.candidates, profile_size=policy.profile_size)
     tokens = count_prompt_tokens(req.upstream_messages())
     costs = {c: expected_cost(tokens, input_per_token=policies.prices[c].input_per_token,
                               output_per_token=policies.prices[c].output_per_token,
                               output_tokens=policy.expected_output_tokens)
              for c in policy.candidates}
     decision: Decision = decide(candidates=policy.candidates, scores=scored.p_success, costs=costs,
-                                threshold=policy.threshold, fallback=policy.fallback,
+                                threshold=threshold, fallback=policy.fallback,
                                 strategy=policy.strategy, lam=policy.lambda_)
-    return Plan(new_decision_id(), req.model, policy_name, decision.chosen, decision.fallbacks,
-                decision.estimates, policy.threshold, decision.p_success, decision.reason,
-                dict(scored.profile_versions))
+    return Plan(new_decision_id(), req.model, policy_name, decision.chosen, text, decision.fallbacks,
+                decision.estimates, threshold, decision.p_success, decision.reason,
+                dict(scored.profile_versions), policy.strategy, tokens)

@@ -33,6 +33,9 @@ class CandidateSpec(_Strict):
     api_base: str | None = None
     api_base_env: str | None = None  # name of an env var holding api_base (wins when set)
     api_key_env: str | None = None  # name of an env var holding the API key
+    # True: never call this candidate while api_key_env is unset (502 upstream_key_missing at once);
+    # False: send the placeholder key "none" (OpenAI-compatible servers without auth).
+    require_api_key: bool = False
     input_price: float | None = Field(default=None, ge=0)  # USD per 1M input tokens
     output_price: float | None = Field(default=None, ge=0)  # USD per 1M output tokens
     timeout: float = Field(default=60.0, gt=0)  # seconds per upstream attempt

@@ -49,10 +49,15 @@ class ChatCompletionRequest(_Open):
     response_format: dict[str, Any] | None = None
     seed: int | None = None
     user: str | None = None
+    # V0 extension (not in the OpenAI spec; SDKs send it with extra_body): this request's
+    # P(success) threshold, overriding the policy's. Never forwarded upstream.
+    v0_threshold: float | None = Field(default=None, ge=0, le=1, allow_inf_nan=False)
 
     def upstream_params(self) -> dict[str, Any]:
-        """Every parameter to forward, except ``model``/``messages``/``stream*`` (set by the caller)."""
-        return self.model_dump(exclude_none=True, exclude={"model", "messages", "stream", "stream_options"})
+        """Every parameter to forward, except ``model``/``messages``/``stream*`` (set by the caller)
+        and the V0 extensions."""
+        return self.model_dump(exclude_none=True,
+                               exclude={"model", "messages", "stream", "stream_options", "v0_threshold"})
 
     def upstream_messages(self) -> list[dict[str, Any]]:
         return [m.model_dump(exclude_none=True) for m in self.messages]
@@ -108,3 +113,41 @@ class GatewayError(Exception):
 
     def response(self) -> ErrorResponse:
         return ErrorResponse(error=self.body)
+
+
+class FeedbackRequest(BaseModel):
+    """POST /v1/feedback (V0 endpoint)."""
+
+    model_config = ConfigDict(extra="forbid")
+    decision_id: str = Field(min_length=1, max_length=64)
+    score: float = Field(ge=0, le=1, allow_inf_nan=False)
+
+
+class FeedbackResponse(BaseModel):
+    decision_id: str
+    score: float
+    model: str  # the profile the (routing text, score) row went to: the model that answered
+    profile_version: int  # that profile's version after the change
+
+
+class RouteCandidate(BaseModel):
+    name: str
+    p_success: float
+    expected_cost: float  # USD
+    clears_threshold: bool
+    profile_version: int  # 0: no profile
+
+
+class RouteResponse(BaseModel):
+    """POST /v1/route (V0 endpoint): the decision, without calling any model or logging a row."""
+
+    object: str = "route.decision"
+    requested_model: str
+    policy: str | None  # None: a candidate named directly (not routed)
+    strategy: str | None
+    threshold: float | None  # the one applied (the request's override, else the policy's)
+    chosen: str
+    reason: str
+    fallbacks: list[str]
+    prompt_tokens: int | None
+    candidates: list[RouteCandidate]  # every candidate, in policy order

@@ -1,9 +1,12 @@
 """Scoring: which text is scored, and the Scorer interface the router calls.
 
 Routing text: the system/developer messages plus the last user message, joined by blank
-lines (text parts only). Until V0 is wired in, :class:`StandInScorer` is used: a fixed,
-deterministic placeholder (pricier candidate -> higher P; longer prompt -> slightly lower P).
-It has no predictive value; it only lets the whole flow run.
+lines (text parts only). V0's backbone reads at most its window (128 tokens for the shipped
+weights) and keeps the *tail*, i.e. the end of the last user message.
+
+The gateway's scorer is :class:`router.profiles.scorer.V0Scorer` (V0 over stored profiles).
+:class:`StandInScorer` (``V0_SCORER=stand-in``) is a fixed, deterministic placeholder (pricier
+candidate -> higher P; longer prompt -> slightly lower P) with no predictive value.
 """
 
 from __future__ import annotations
@@ -22,7 +25,7 @@ class ScoreResult:
 
 
 class Scorer(Protocol):
-    def score(self, text: str, candidates: Sequence[str]) -> ScoreResult: ...
+    def score(self, text: str, candidates: Sequence[str], *, profile_size: int = 256) -> ScoreResult: ...
 
 
 def message_text(message: ChatMessage) -> str:
@@ -50,7 +53,7 @@ class StandInScorer:
         self._low, self._high = low, high
         self._penalty, self._long = length_penalty, long_chars
 
-    def score(self, text: str, candidates: Sequence[str]) -> ScoreResult:
+    def score(self, text: str, candidates: Sequence[str], *, profile_size: int = 256) -> ScoreResult:
         drop = self._penalty * min(1.0, len(text) / self._long)
         return ScoreResult({c: round(self._low + (self._high - self._low) * self._rank.get(c, 0.0) - drop, 6)
                             for c in candidates})

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -30,6 +31,23 @@ class Settings(BaseSettings):
     log_flush_s: float = Field(default=0.2, gt=0)
     log_buffer_max: int = Field(default=10_000, gt=0)
     log_retry_max_s: float = Field(default=5.0, gt=0)
+    # Admin API (/admin/...): bearer key; empty = the admin API is off (every /admin path is 404).
+    admin_key: str = ""
+    # Largest profile upload (bytes, 413 above) and most rows in one upload.
+    max_upload_bytes: int = Field(default=10_485_760, gt=0)
+    max_upload_rows: int = Field(default=50_000, gt=0)
+    # Scorer: "v0" (the value model over stored profiles) or "stand-in" (price-rank placeholder).
+    scorer: Literal["v0", "stand-in"] = "v0"
+    # V0 checkpoint folder (empty = the shipped weights) and head (empty = the checkpoint's default).
+    v0_weights: str = ""
+    v0_head: str = ""
+    # Seconds between checks of profile versions and client keys in the database (other replicas'
+    # changes); 0 disables the poll loop (local changes still apply at once).
+    profile_poll_s: float = Field(default=1.0, ge=0)
+    # Seed the shipped default profiles into an empty database on first start.
+    seed_profiles: bool = True
+    # Add x-v0-overhead-ms (request receipt -> upstream call) to responses; for benchmarks.
+    debug_timing: bool = False
 
     @property
     def client_key_set(self) -> frozenset[str]:

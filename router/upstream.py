@@ -43,16 +43,26 @@ def deployment(name: str, cand: CandidateSpec, prices: Prices) -> dict[str, Any]
 
 
 class Upstream:
-    """A LiteLLM Router for one version of the policies file."""
+    """A LiteLLM Router for one version of the policies file.
+
+    A candidate with ``require_api_key`` whose ``api_key_env`` is unset is never called: choosing it fails at once with
+    502 ``upstream_key_missing`` (naming the variable), and it is left out of fallbacks."""
 
     def __init__(self, policies: Policies) -> None:
         self.policies = policies
         model_list = [deployment(n, c, policies.prices[n]) for n, c in policies.candidates.items()]
         self.router = Router(model_list=model_list, num_retries=0, disable_cooldowns=True)
+        self.missing_keys = {n: c.api_key_env for n, c in policies.candidates.items()
+                             if c.require_api_key and c.api_key_env and not os.environ.get(c.api_key_env)}
 
     async def complete(self, *, candidate: str, messages: list[dict[str, Any]], params: dict[str, Any],
                        fallbacks: Sequence[str], stream: bool) -> Any:
         """ModelResponse, or an async iterator of chunks when ``stream``; raises GatewayError."""
+        if candidate in self.missing_keys:
+            raise GatewayError(502, f"Candidate {candidate!r} has no API key: set the environment variable "
+                               f"{self.missing_keys[candidate]} for the gateway.", type="upstream_error",
+                               code="upstream_key_missing")
+        fallbacks = [f for f in fallbacks if f not in self.missing_keys]
         kwargs = dict(params)
         if stream:
             kwargs["stream"] = True

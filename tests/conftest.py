@@ -114,3 +114,30 @@ def serve_app() -> Iterator[Callable[[Any], Served]]:
     for server, thread in running:
         server.should_exit = True
         thread.join(timeout=10)
+
+
+@pytest.fixture(scope="session")
+def v0() -> Any:
+    """The shipped V0 (default head), loaded once per test session."""
+    from valuemodel import V0
+
+    return V0.load()
+
+
+@pytest.fixture(scope="session")
+def feature_cache() -> Any:
+    """One feature cache for every gateway the tests start (keyed by V0 fingerprint)."""
+    from router.profiles.features import FeatureCache
+
+    return FeatureCache()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def fresh_database(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A new migrated database per test, on each backend (profile tests need empty profiles)."""
+    from router.migrate import upgrade
+
+    url, drop = create_database(request.param, tmp_path)
+    upgrade(url)
+    yield url
+    drop()

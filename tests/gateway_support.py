@@ -56,7 +56,7 @@ class FixedScorer:
     def __init__(self, p: dict[str, float]) -> None:
         self.p = p
 
-    def score(self, text: str, candidates: Sequence[str]) -> ScoreResult:
+    def score(self, text: str, candidates: Sequence[str], *, profile_size: int = 256) -> ScoreResult:
         return ScoreResult({c: self.p[c] for c in candidates}, {c: 1 for c in candidates})
 
 
@@ -68,6 +68,8 @@ def start_gateway(serve_app: Callable[[Any], Any], tmp_path: Path, database_url:
     path.write_text(policies_text if policies_text is not None else policies_yaml(upstream_base))
     values: dict[str, Any] = {"database_url": database_url, "policies": path, "log_flush_s": 0.05,
                               "policy_reload_s": 0, **settings}
+    if scores is None:
+        values.setdefault("scorer", "stand-in")
     factory = (lambda _p: FixedScorer(scores)) if scores is not None else None
     return serve_app(create_app(Settings(**values), scorer_factory=factory))
 

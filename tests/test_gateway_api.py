@@ -140,7 +140,7 @@ def test_health_and_ready(gateway):
     assert ready.json()["database"] == "ok"
 
 
-def test_stand_in_scorer_routes_by_default(serve_app, tmp_path, database_url, upstream):
+def test_stand_in_scorer_when_selected(serve_app, tmp_path, database_url, upstream):
     served = start_gateway(serve_app, tmp_path, database_url, upstream.base_url, scores=None,
                            policies_text=None)
     raw = client_for(served).chat.completions.with_raw_response.create(

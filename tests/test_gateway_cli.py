@@ -46,7 +46,8 @@ def test_migrate_command_upgrades_database(tmp_path, monkeypatch):
     monkeypatch.setenv("V0_DATABASE_URL", url)
     assert cli.main(["migrate"]) == 0
     engine = sa.create_engine(url)
-    assert set(sa.inspect(engine).get_table_names()) == {"alembic_version", "decision"}
+    assert set(sa.inspect(engine).get_table_names()) == {"alembic_version", "decision", "profile_row",
+                                                          "profile_version", "client_key", "gateway_meta"}
     engine.dispose()
 
 
@@ -55,8 +56,10 @@ def test_serve_command_with_repository_policies(tmp_path, upstream):
     repo = Path(__file__).resolve().parents[1]
     url, port = f"sqlite:///{tmp_path}/serve.db", free_port()
     upgrade(url)
-    env = {**os.environ, "V0_UPSTREAM_BASE": upstream.base_url, "V0_DATABASE_URL": url,
-           "V0_POLICIES": str(repo / "policies.yaml")}
+    # The NIM candidates pointed at the loopback upstream; the stand-in scorer keeps the start fast
+    # (V0 with the default profiles out of the box: test_profiles_defaults.py).
+    env = {**os.environ, "NVIDIA_NIM_API_BASE": upstream.base_url, "NVIDIA_NIM_API_KEY": "x",
+           "V0_DATABASE_URL": url, "V0_POLICIES": str(repo / "policies.yaml"), "V0_SCORER": "stand-in"}
     proc = subprocess.Popen([sys.executable, "-m", "router.cli", "serve", "--port", str(port)], env=env,
                             cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
@@ -72,9 +75,11 @@ def test_serve_command_with_repository_policies(tmp_path, upstream):
         raw = client.chat.completions.with_raw_response.create(
             model="auto", messages=[{"role": "user", "content": "Hello there"}])
         assert raw.parse().choices[0].message.content == "echo: Hello there"
-        assert raw.headers["x-v0-model"] == raw.parse().model == "gpt-4.1-mini"  # stand-in scorer
+        # stand-in: P 0.6 for the cheapest (below 0.65), 0.75 for the 0.2 USD models -> the first of them
+        assert raw.headers["x-v0-model"] == raw.parse().model == "qwen2.5-7b-instruct"
         row = wait_until(lambda: get_decision(url, raw.headers["x-v0-decision-id"]))
-        assert (row.policy, row.chosen_model, row.status) == ("balanced", "gpt-4.1-mini", "ok")
+        assert (row.policy, row.chosen_model, row.status) == ("balanced", "qwen2.5-7b-instruct", "ok")
+        assert upstream.requests[-1]["model"] == "qwen/qwen2.5-7b-instruct"
     finally:
         proc.terminate()
         proc.wait(timeout=20)

@@ -41,13 +41,28 @@ def error_for(text: str) -> PolicyError:
     return exc.value
 
 
-def test_repository_policies_load_offline_with_litellm_prices():
+def test_repository_policies_name_the_five_nim_models_with_list_prices():
     policies = load_policies(REPO_POLICIES)
-    assert policies.spec.default_policy in policies.policies
-    for name, cand in policies.candidates.items():
-        info = litellm.model_cost[cand.model.split("/", 1)[1]]
-        assert policies.prices[name].input_per_token == pytest.approx(info["input_cost_per_token"])
-        assert policies.prices[name].output_per_token == pytest.approx(info["output_cost_per_token"])
+    assert policies.spec.default_policy == "balanced"
+    per_m = {name: (round(p.input_per_token * 1e6, 9), round(p.output_per_token * 1e6, 9))
+             for name, p in policies.prices.items()}
+    assert per_m == ({
+        "gemma-2-9b-it": (0.1, 0.1), "qwen2.5-7b-instruct": (0.2, 0.2), "llama-3.1-8b-instruct": (0.2, 0.2),
+        "llama-3.1-nemotron-51b-instruct": (0.9, 0.9), "llama-3.3-nemotron-super-49b-v1": (0.9, 0.9)})
+    assert policies.candidates["llama-3.1-8b-instruct"].model == "nvidia_nim/meta/llama-3.1-8b-instruct"
+    assert {c.api_key_env for c in policies.candidates.values()} == {"NVIDIA_NIM_API_KEY"}
+    assert {"cheap", "balanced", "quality"} <= set(policies.policies)
+    # Every candidate ships a default profile (seeded on first start).
+    assert all((REPO_POLICIES.parent / "router" / "data" / "profiles" / f"{n}.jsonl").is_file()
+               for n in policies.candidates)
+
+
+def test_litellm_cost_map_prices_when_none_are_given():
+    policies = parse_policies("default_policy: p\ncandidates:\n  m:\n    model: openai/gpt-4o-mini\n"
+                              "policies:\n  p:\n    candidates: [m]\n    threshold: 0.5\n    fallback: m\n")
+    info = litellm.model_cost["gpt-4o-mini"]
+    assert policies.prices["m"].input_per_token == pytest.approx(info["input_cost_per_token"])
+    assert policies.prices["m"].output_per_token == pytest.approx(info["output_cost_per_token"])
 
 
 def test_good_file_defaults_and_explicit_prices():

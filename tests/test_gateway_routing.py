@@ -95,3 +95,14 @@ def test_stand_in_scorer_is_deterministic():
     result = scorer.score("x" * 2000, ["cheap", "dear"])
     assert result.p_success == {"cheap": 0.55, "dear": 0.85}
     assert result.profile_versions == {}
+
+
+def test_utility_lambda_zero_is_highest_p_and_large_lambda_cheapest():
+    scores, costs = {"c": 0.5, "m": 0.7, "d": 0.9}, {"c": 1.0, "m": 2.0, "d": 4.0}
+    kw = dict(candidates=["c", "m", "d"], scores=scores, costs=costs, threshold=0.99, fallback="d",
+              strategy="utility")
+    assert decide(**kw, lam=0.0).chosen == "d"
+    assert decide(**kw, lam=10.0).chosen == "c"
+    # lambda 0.5: c 0.5-0.125=0.375, m 0.7-0.25=0.45, d 0.9-0.5=0.4 -> m, then d, then c
+    d = decide(**kw, lam=0.5)
+    assert (d.chosen, d.reason, d.fallbacks) == ("m", "max_utility", ("d", "c"))

@@ -20,7 +20,9 @@ from router.store.writer import DecisionWriter
 
 COLUMNS = ["id", "created_at", "requested_model", "policy", "chosen_model", "answered_model", "reason",
            "candidates", "threshold", "p_success", "stream", "status", "http_status", "latency_ms",
-           "prompt_tokens", "completion_tokens", "cost_usd", "error", "profile_versions", "feedback_score"]
+           "prompt_tokens", "completion_tokens", "cost_usd", "error", "profile_versions", "feedback_score",
+           "client_key_id", "routing_text", "feedback_at"]
+TABLES = {"alembic_version", "decision", "profile_row", "profile_version", "client_key", "gateway_meta"}
 
 
 @pytest.mark.parametrize("empty_database", ["sqlite", "postgresql"], indirect=True)
@@ -29,16 +31,20 @@ def test_upgrade_head_and_downgrade_base_on_empty_database(empty_database):
     try:
         upgrade(empty_database)
         inspector = sa.inspect(engine)
-        assert set(inspector.get_table_names()) == {"alembic_version", "decision"}
+        assert set(inspector.get_table_names()) == TABLES
         assert [c["name"] for c in inspector.get_columns("decision")] == COLUMNS
         with engine.connect() as conn:
-            assert conn.execute(sa.text("SELECT version_num FROM alembic_version")).scalar() == "0001"
+            assert conn.execute(sa.text("SELECT version_num FROM alembic_version")).scalar() == "0002"
             # The hand-written migration matches the SQLModel tables exactly.
             assert compare_metadata(MigrationContext.configure(conn), SQLModel.metadata) == []
         downgrade(empty_database)
         assert sa.inspect(engine).get_table_names() == ["alembic_version"]
+        upgrade(empty_database, "0001")  # 0002 alone, down and up
+        downgrade(empty_database, "0001")
+        assert set(sa.inspect(engine).get_table_names()) == {"alembic_version", "decision"}
+        assert [c["name"] for c in sa.inspect(engine).get_columns("decision")] == COLUMNS[:20]
         upgrade(empty_database)  # and back up again
-        assert "decision" in sa.inspect(engine).get_table_names()
+        assert set(sa.inspect(engine).get_table_names()) == TABLES
     finally:
         engine.dispose()
 
@@ -119,9 +125,10 @@ def test_database_outage_buffers_then_flushes(serve_app, tmp_path, database_url,
 
 def test_unreachable_database_serves_requests_and_is_not_ready(serve_app, tmp_path, upstream):
     url = f"sqlite:///{tmp_path}/no/such/dir/v0.db"
-    served = start_gateway(serve_app, tmp_path, url, upstream.base_url)
-    response = httpx.post(served.base_url + "/v1/chat/completions", timeout=10,
-                          json={"model": "ok", "messages": [{"role": "user", "content": "hello"}]})
+    served = start_gateway(serve_app, tmp_path, url, upstream.base_url, client_keys="static-key")
+    body = {"model": "ok", "messages": [{"role": "user", "content": "hello"}]}
+    response = httpx.post(served.base_url + "/v1/chat/completions", timeout=10, json=body,
+                          headers={"Authorization": "Bearer static-key"})
     assert response.status_code == 200
     ready = httpx.get(served.base_url + "/readyz")
     assert ready.status_code == 503

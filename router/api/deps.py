@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hmac
 import json
 from typing import Annotated
 
@@ -9,11 +10,15 @@ from fastapi import Depends, Request
 from pydantic import ValidationError
 from sqlalchemy import Engine
 
+from router.keys import Identity, KeysUnavailable, KeyTable
+from router.profiles.service import ProfileService
 from router.protocol import ChatCompletionRequest, GatewayError
 from router.runtime import PolicyWatcher, Runtime
 from router.scoring import message_text
 from router.settings import Settings
 from router.store.writer import DecisionWriter
+
+THRESHOLD_HEADER = "x-v0-threshold"
 
 
 def get_settings(request: Request) -> Settings:
@@ -36,30 +41,57 @@ def get_engine(request: Request) -> Engine:
     return request.app.state.engine
 
 
+def get_profiles(request: Request) -> ProfileService:
+    return request.app.state.profiles
+
+
+def get_keys(request: Request) -> KeyTable:
+    return request.app.state.keys
+
+
 SettingsDep = Annotated[Settings, Depends(get_settings)]
+ProfilesDep = Annotated[ProfileService, Depends(get_profiles)]
+KeysDep = Annotated[KeyTable, Depends(get_keys)]
 RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
 WatcherDep = Annotated[PolicyWatcher, Depends(get_watcher)]
 WriterDep = Annotated[DecisionWriter, Depends(get_writer)]
 EngineDep = Annotated[Engine, Depends(get_engine)]
 
 
-def require_client_key(request: Request, settings: SettingsDep) -> None:
-    keys = settings.client_key_set
-    if not keys:
-        return
-    auth = request.headers.get("authorization", "")
-    scheme, _, token = auth.partition(" ")
-    if scheme.lower() != "bearer" or token.strip() not in keys:
+def bearer_token(request: Request) -> str | None:
+    scheme, _, token = request.headers.get("authorization", "").partition(" ")
+    return token.strip() if scheme.lower() == "bearer" and token.strip() else None
+
+
+def require_client_key(request: Request, keys: KeysDep) -> Identity:
+    """The caller: a key created through the admin API, a V0_CLIENT_KEYS key, or anyone (no keys)."""
+    try:
+        identity = keys.identify(bearer_token(request))
+    except KeysUnavailable as exc:
+        raise GatewayError(503, f"Cannot authenticate: {exc}.", type="service_unavailable",
+                           code="auth_unavailable") from exc
+    if identity is None:
         raise GatewayError(401, "Invalid or missing API key (Authorization: Bearer <key>).",
                            type="authentication_error", code="invalid_api_key")
+    return identity
 
 
-ClientKeyDep = Annotated[None, Depends(require_client_key)]
+ClientKeyDep = Annotated[Identity, Depends(require_client_key)]
 
 
-async def read_chat_request(request: Request, settings: SettingsDep) -> ChatCompletionRequest:
-    """The typed request: size limit (413), UTF-8 (400), JSON (400), schema (400), empty prompt (400)."""
-    limit = settings.max_body_bytes
+def require_admin(request: Request, settings: SettingsDep) -> None:
+    """Without V0_ADMIN_KEY the admin API is off: every /admin path answers 404."""
+    if not settings.admin_key:
+        raise GatewayError(404, "Not found: the admin API is off (set V0_ADMIN_KEY).",
+                           type="not_found_error", code="admin_disabled")
+    token = bearer_token(request) or ""
+    if not hmac.compare_digest(token.encode(), settings.admin_key.encode()):
+        raise GatewayError(401, "Invalid or missing admin key (Authorization: Bearer <V0_ADMIN_KEY>).",
+                           type="authentication_error", code="invalid_admin_key")
+
+
+async def read_body(request: Request, limit: int) -> bytes:
+    """The raw body, refused with 413 beyond ``limit`` bytes (a huge body is not drained)."""
     too_big = GatewayError(413, f"Request body exceeds {limit} bytes.", param=None,
                            code="request_too_large")
     declared = request.headers.get("content-length", "")
@@ -75,6 +107,12 @@ async def read_chat_request(request: Request, settings: SettingsDep) -> ChatComp
             break  # stop draining a huge body
     if size > limit:
         raise too_big
+    return bytes(body)
+
+
+async def read_chat_request(request: Request, settings: SettingsDep) -> ChatCompletionRequest:
+    """The typed request: size limit (413), UTF-8 (400), JSON (400), schema (400), empty prompt (400)."""
+    body = await read_body(request, settings.max_body_bytes)
     try:
         text = body.decode("utf-8")
     except UnicodeDecodeError as exc:
@@ -105,3 +143,21 @@ def validation_error(exc: ValidationError) -> GatewayError:
 
 
 ChatRequestDep = Annotated[ChatCompletionRequest, Depends(read_chat_request)]
+
+
+def request_threshold(request: Request, req: ChatRequestDep) -> float | None:
+    """This request's threshold: header ``x-v0-threshold`` (wins) or body ``v0_threshold``."""
+    raw = request.headers.get(THRESHOLD_HEADER)
+    if raw is None:
+        return req.v0_threshold
+    try:
+        value = float(raw)
+    except ValueError:
+        value = float("nan")
+    if not 0 <= value <= 1:
+        raise GatewayError(400, f"{THRESHOLD_HEADER}: must be a number in [0, 1], got {raw!r}.",
+                           param=THRESHOLD_HEADER, code="invalid_value")
+    return value
+
+
+ThresholdDep = Annotated[float | None, Depends(request_threshold)]

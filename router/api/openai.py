@@ -8,10 +8,11 @@ import time
 from collections.abc import AsyncIterator
 from typing import Any
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, StreamingResponse
 
-from router.api.deps import ChatRequestDep, ClientKeyDep, RuntimeDep, WriterDep
+from router.api.deps import ChatRequestDep, ClientKeyDep, RuntimeDep, SettingsDep, ThresholdDep, WriterDep
+from router.keys import Identity
 from router.plan import Plan, make_plan
 from router.policies import AUTO_MODEL, POLICY_PREFIX
 from router.protocol import ChatCompletionResponse, ErrorResponse, GatewayError, ModelCard, ModelList
@@ -32,12 +33,17 @@ async def list_models(_: ClientKeyDep, runtime: RuntimeDep) -> ModelList:
 
 
 @router.post("/chat/completions", response_model=None)
-async def chat_completions(_: ClientKeyDep, req: ChatRequestDep, runtime: RuntimeDep,
-                           writer: WriterDep) -> JSONResponse | StreamingResponse:
+async def chat_completions(identity: ClientKeyDep, req: ChatRequestDep, threshold: ThresholdDep,
+                           runtime: RuntimeDep, writer: WriterDep, settings: SettingsDep,
+                           request: Request) -> JSONResponse | StreamingResponse:
     started = time.perf_counter()
-    plan = await asyncio.to_thread(make_plan, req, runtime)
-    log = _Logger(plan, writer, started, stream=req.stream)
+    plan = await asyncio.to_thread(make_plan, req, runtime, threshold=threshold)
+    log = _Logger(plan, writer, started, stream=req.stream, identity=identity)
     upstream = runtime.upstream
+    extra: dict[str, str] = {}
+    if settings.debug_timing:  # request receipt (timing middleware) -> the upstream call
+        received = getattr(request.state, "v0_received", started)
+        extra["x-v0-overhead-ms"] = f"{(time.perf_counter() - received) * 1000:.3f}"
     try:
         result = await upstream.complete(candidate=plan.chosen, messages=req.upstream_messages(),
                                          params=req.upstream_params(), fallbacks=plan.fallbacks,
@@ -46,7 +52,7 @@ async def chat_completions(_: ClientKeyDep, req: ChatRequestDep, runtime: Runtim
         log.failed(err)
         raise
     answered = answered_by(result, plan.chosen)
-    headers = _headers(plan, answered)
+    headers = {**_headers(plan, answered), **extra}
     if req.stream:
         wants_usage = bool(req.stream_options and req.stream_options.include_usage)
         return StreamingResponse(_sse(result, answered, wants_usage, upstream, log),
@@ -111,8 +117,9 @@ async def _sse(chunks: AsyncIterator[Any], answered: str, wants_usage: bool, ups
 class _Logger:
     """Builds the request's one decision row and hands it to the writer (off the request path)."""
 
-    def __init__(self, plan: Plan, writer: Any, started: float, *, stream: bool) -> None:
+    def __init__(self, plan: Plan, writer: Any, started: float, *, stream: bool, identity: Identity) -> None:
         self.plan, self.writer, self.started, self.stream = plan, writer, started, stream
+        self.identity = identity
 
     def _submit(self, **outcome: Any) -> None:
         plan = self.plan
@@ -123,6 +130,7 @@ class _Logger:
             candidates=[{"name": e.name, "p_success": e.p_success, "expected_cost": e.expected_cost}
                         for e in plan.estimates],
             profile_versions=plan.profile_versions or None,
+            client_key_id=self.identity.key_id, routing_text=plan.routing_text,
             latency_ms=round((time.perf_counter() - self.started) * 1000, 3), **outcome))
 
     def succeeded(self, answered: str, prompt_tokens: int | None, completion_tokens: int | None,

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 
 from sqlmodel import Session, col, select
 
-from router.store.models import Decision, DecisionCreate
+from router.store.models import Decision, DecisionCreate, utcnow
 
 
 def create_decisions(*, session: Session, decisions: Sequence[DecisionCreate]) -> None:
@@ -25,3 +25,9 @@ def list_decisions(*, session: Session, limit: int = 100) -> list[Decision]:
 
 def count_decisions(*, session: Session) -> int:
     return len(session.exec(select(Decision.id)).all())
+
+
+def set_feedback(*, session: Session, decision: Decision, score: float) -> None:
+    """Record the feedback score on the decision row (the caller commits)."""
+    decision.feedback_score, decision.feedback_at = score, utcnow()
+    session.add(decision)

@@ -33,9 +33,15 @@ class DecisionBase(SQLModel):
     completion_tokens: int | None = None
     cost_usd: float | None = None  # actual, from LiteLLM
     error: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
-    # Filled by later features (V0 profiles, feedback); nullable so no migration is needed.
+    # Profile version of every scored candidate, as used for this decision.
     profile_versions: dict[str, int] | None = Field(default=None, sa_column=Column(JSON, nullable=True))
-    feedback_score: float | None = None
+    # The client key (client_key.id) that made the request; None: no key or a V0_CLIENT_KEYS key.
+    client_key_id: int | None = Field(default=None, index=True)
+    # The text that was scored (router/scoring.py:routing_text). Kept so that feedback can append
+    # (routing text, score) to the answering model's profile.
+    routing_text: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    feedback_score: float | None = None  # POST /v1/feedback, in [0, 1]
+    feedback_at: datetime | None = Field(default=None, sa_column=Column(DateTime(timezone=True), nullable=True))
 
 
 class DecisionCreate(DecisionBase):

@@ -41,13 +41,13 @@ class DecisionWriter:
         self.written = 0
         self.failures = 0  # failed flush attempts
         self.rejected = 0  # rows the database refused for good
-        self._inflight = 0
+        self._inflight_ids: set[str] = set()  # rows being written (flushes may overlap)
         self._closing = False
 
     @property
     def pending(self) -> int:
         """Rows not yet written: buffered plus the batch being written."""
-        return len(self._buffer) + self._inflight
+        return len(self._buffer) + len(self._inflight_ids)
 
     def submit(self, row: DecisionCreate) -> None:
         self._buffer.append(row)
@@ -84,22 +84,42 @@ class DecisionWriter:
         if not self._buffer:
             return True
         batch = [self._buffer.popleft() for _ in range(min(self._batch_size, len(self._buffer)))]
-        self._inflight = len(batch)
+        ids = {r.id for r in batch}
+        self._inflight_ids |= ids
         try:
             await asyncio.to_thread(self._write, self._engine, batch)
         except Exception as exc:
-            self._inflight = 0
             if _permanent(exc):
-                await self._write_rows_singly(batch)
+                try:
+                    await self._write_rows_singly(batch)
+                finally:
+                    self._inflight_ids -= ids
                 return True
+            self._inflight_ids -= ids
             # The database is away: keep the rows, retry later.
             self.failures += 1
             self._buffer.extendleft(reversed(batch))
             self._trim()
             log.warning("decision log write failed (%d rows pending): %s", len(self._buffer), exc)
             return False
-        self._inflight = 0
+        self._inflight_ids -= ids
         self.written += len(batch)
+        return True
+
+    def holds(self, decision_id: str) -> bool:
+        """True while the row is buffered or being written (not yet in the database)."""
+        return decision_id in self._inflight_ids or any(r.id == decision_id for r in self._buffer)
+
+    async def settle(self, decision_id: str, timeout: float = 5.0) -> bool:
+        """Wait until the row ``decision_id`` is written (flushing the buffer if needed).
+        False when it is still unwritten after ``timeout`` (the database is away)."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while self.holds(decision_id):
+            if loop.time() > deadline:
+                return False
+            if decision_id in self._inflight_ids or not await self.flush():
+                await asyncio.sleep(0.01)
         return True
 
     async def _write_rows_singly(self, batch: list[DecisionCreate]) -> None:

@@ -1,0 +1,59 @@
+"""POST /v1/feedback {"decision_id", "score"}: grade an answered request.
+
+The score (in [0, 1]) is stored on the decision row and, with the decision's routing text,
+upserted into the profile of the model that answered: one profile row per decision, so grading
+again updates it. A client key may grade only the decisions it made (403); V0_CLIENT_KEYS keys
+and unauthenticated callers may grade only decisions made without an admin-created key.
+A decision still in the writer's buffer is flushed first, so early feedback is not lost.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+from fastapi import APIRouter, Request
+from pydantic import ValidationError
+from sqlmodel import Session
+
+from router.api.deps import ClientKeyDep, EngineDep, ProfilesDep, SettingsDep, WriterDep, read_body, validation_error
+from router.protocol import FeedbackRequest, FeedbackResponse, GatewayError
+from router.store import crud
+
+router = APIRouter(prefix="/v1")
+
+
+async def read_feedback(request: Request, limit: int) -> FeedbackRequest:
+    body = await read_body(request, limit)
+    try:
+        return FeedbackRequest.model_validate_json(body)
+    except ValidationError as exc:
+        if any(e["type"] == "json_invalid" for e in exc.errors()):
+            raise GatewayError(400, "Malformed JSON body.", code="invalid_json") from exc
+        raise validation_error(exc) from exc
+
+
+@router.post("/feedback")
+async def feedback(identity: ClientKeyDep, request: Request, settings: SettingsDep, engine: EngineDep,
+                   writer: WriterDep, profiles: ProfilesDep) -> FeedbackResponse:
+    fb = await read_feedback(request, settings.max_body_bytes)
+    if not await writer.settle(fb.decision_id):
+        raise GatewayError(503, "The decision is not written yet (database unreachable); retry later.",
+                           type="service_unavailable", code="decision_pending")
+
+    def load():
+        with Session(engine) as session:
+            return crud.get_decision(session=session, decision_id=fb.decision_id)
+
+    decision = await asyncio.to_thread(load)
+    if decision is None:
+        raise GatewayError(404, f"Unknown decision {fb.decision_id!r}.", param="decision_id",
+                           code="decision_not_found")
+    if decision.client_key_id != identity.key_id:
+        raise GatewayError(403, "This key may grade only the decisions it made.", param="decision_id",
+                           type="permission_error", code="not_your_decision")
+    if decision.answered_model is None or not decision.routing_text:
+        raise GatewayError(409, f"Decision {fb.decision_id!r} has no answer to grade (status "
+                           f"{decision.status!r}).", param="decision_id", code="decision_not_gradable")
+    change = await profiles.feedback(decision=decision, score=fb.score)
+    return FeedbackResponse(decision_id=decision.id, score=fb.score, model=change.model,
+                            profile_version=change.version)

@@ -1,0 +1,56 @@
+"""Features of profile prompts, cached by (V0 fingerprint, sha256 of the text).
+
+A profile rebuild encodes only rows whose text was never encoded by these weights; when the
+weights change (another fingerprint) every text is encoded again. Bounded (LRU).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+from collections import OrderedDict
+from collections.abc import Sequence
+from typing import Any
+
+import torch
+
+
+def text_hash(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+class FeatureCache:
+    def __init__(self, max_rows: int = 100_000) -> None:
+        self._max = max_rows
+        self._rows: OrderedDict[tuple[str, str], torch.Tensor] = OrderedDict()  # -> (F,)
+        self._lock = threading.Lock()
+        self.encoded = 0  # texts encoded so far (cache misses)
+
+    def __len__(self) -> int:
+        return len(self._rows)
+
+    def features(self, v0: Any, texts: Sequence[str]) -> torch.Tensor:
+        """texts -> features (N, F); encodes only the texts not cached yet."""
+        keys = [(v0.fingerprint, text_hash(t)) for t in texts]
+        with self._lock:
+            missing = {k: t for k, t in zip(keys, texts) if k not in self._rows}
+        if missing:
+            feats = v0.encode(list(missing.values()))  # (U, F)
+            with self._lock:
+                for k, f in zip(missing, feats):
+                    self._rows[k] = f.clone()
+                self.encoded += len(missing)
+        with self._lock:
+            out = []
+            for k in keys:
+                f = self._rows.get(k)
+                if f is None:  # evicted meanwhile by a concurrent call: encode again
+                    f = v0.encode([texts[len(out)]])[0]
+                else:
+                    self._rows.move_to_end(k)
+                out.append(f)
+            while len(self._rows) > self._max:
+                self._rows.popitem(last=False)
+        if not out:
+            return torch.zeros(0, v0.feature_dim)
+        return torch.stack(out)  # (N, F)

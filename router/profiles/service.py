@@ -1,0 +1,119 @@
+"""Profile changes, each in one transaction that bumps the model's version, then a local refresh
+of the scorer (other replicas pick the new version up on their poll loop).
+
+Uploads and feedback encode their texts into the feature cache *before* writing, so the local
+rebuild after the write only fits the new state, and a failing encode writes nothing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Literal
+
+from sqlalchemy import Engine
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session
+
+from router.profiles.scorer import V0Scorer
+from router.profiles.upload import ProfileRowIn
+from router.protocol import GatewayError
+from router.store import crud, profile_crud
+from router.store.models import Decision
+from router.store.profile_models import ProfileRowCreate
+
+
+@dataclass(frozen=True)
+class Change:
+    model: str
+    version: int
+    rows: int  # rows written or deleted
+
+
+class ProfileService:
+    def __init__(self, engine: Engine, scorer: V0Scorer | None) -> None:
+        self.engine, self.scorer = engine, scorer
+
+    async def _prepare(self, texts: Sequence[str]) -> None:
+        if self.scorer is not None:
+            await asyncio.to_thread(self.scorer.prepare, texts)
+
+    async def _refresh(self) -> None:
+        if self.scorer is not None:
+            await asyncio.to_thread(self.scorer.refresh)
+
+    async def upload(self, *, model: str, rows: Sequence[ProfileRowIn],
+                     mode: Literal["append", "replace"]) -> Change:
+        await self._prepare([r.prompt for r in rows])
+
+        def write() -> Change:
+            with Session(self.engine) as session:
+                if mode == "replace":
+                    profile_crud.delete_profile(session=session, model=model)
+                profile_crud.add_rows(session=session, rows=[
+                    ProfileRowCreate(model=model, prompt=r.prompt, score=r.score, source="upload") for r in rows])
+                version = profile_crud.bump_version(session=session, model=model)
+                session.commit()
+            return Change(model, version, len(rows))
+
+        change = await asyncio.to_thread(write)
+        await self._refresh()
+        return change
+
+    async def delete(self, *, model: str, ids: Sequence[int] | None) -> Change:
+        """Delete the rows ``ids`` (all must exist: 404 otherwise, nothing deleted) or every row."""
+
+        def write() -> Change:
+            with Session(self.engine) as session:
+                if ids is None:
+                    n = profile_crud.delete_profile(session=session, model=model)
+                else:
+                    found = profile_crud.existing_row_ids(session=session, model=model, ids=ids)
+                    missing = sorted(set(ids) - found)
+                    if missing:
+                        raise GatewayError(404, f"Profile of {model!r} has no rows with ids {missing}.",
+                                           param="ids", code="profile_row_not_found")
+                    n = profile_crud.delete_rows(session=session, model=model, ids=ids)
+                version = profile_crud.bump_version(session=session, model=model)
+                session.commit()
+            return Change(model, version, n)
+
+        change = await asyncio.to_thread(write)
+        await self._refresh()
+        return change
+
+    async def feedback(self, *, decision: Decision, score: float) -> Change:
+        """Record the score on the decision and upsert its one feedback row in the profile of
+        the model that answered (grading again updates that row)."""
+        model, text = decision.answered_model, decision.routing_text
+        assert model is not None and text is not None
+        await self._prepare([text])
+
+        def write() -> Change:
+            for attempt in range(2):
+                try:
+                    with Session(self.engine) as session:
+                        row = session.get(Decision, decision.id)
+                        if row is None:
+                            raise GatewayError(404, f"Unknown decision {decision.id!r}.", param="decision_id",
+                                               code="decision_not_found")
+                        crud.set_feedback(session=session, decision=row, score=score)
+                        existing = profile_crud.get_feedback_row(session=session, decision_id=decision.id)
+                        if existing is None:
+                            profile_crud.add_rows(session=session, rows=[ProfileRowCreate(
+                                model=model, prompt=text, score=score, source="feedback", decision_id=decision.id)])
+                        else:
+                            existing.score = score
+                            session.add(existing)
+                        version = profile_crud.bump_version(session=session, model=model)
+                        session.commit()
+                    return Change(model, version, 1)
+                except IntegrityError:  # the same decision graded concurrently: update instead
+                    if attempt:
+                        raise
+            raise AssertionError("unreachable")
+
+        change = await asyncio.to_thread(write)
+        await self._refresh()
+        return change
