@@ -1,6 +1,6 @@
 # V0 Gateway image: runs the database migrations, then the gateway on 0.0.0.0:8000.
-# Configure with V0_DATABASE_URL (e.g. a PostgreSQL URL), V0_POLICIES, V0_CLIENT_KEYS and the
-# upstream variables named in policies.yaml (V0_UPSTREAM_BASE, V0_UPSTREAM_KEY by default).
+# Configure with V0_DATABASE_URL (e.g. a PostgreSQL URL), V0_POLICIES, V0_CLIENT_KEYS, V0_ADMIN_KEY and the
+# upstream variables named in policies.yaml (NVIDIA_NIM_API_KEY, NVIDIA_NIM_API_BASE by default).
 FROM python:3.11-slim
 
 ENV PYTHONDONTWRITEBYTECODE=1 \

@@ -39,8 +39,8 @@ class Settings(BaseSettings):
     # Scorer: "v0" (the value model over stored profiles) or "stand-in" (price-rank placeholder).
     scorer: Literal["v0", "stand-in"] = "v0"
     # V0 checkpoint folder (empty = the shipped weights) and head (empty = the checkpoint's default).
-    v0_weights: str = ""
-    v0_head: str = ""
+    weights: str = ""
+    head: str = ""
     # Seconds between checks of profile versions and client keys in the database (other replicas'
     # changes); 0 disables the poll loop (local changes still apply at once).
     profile_poll_s: float = Field(default=1.0, ge=0)
