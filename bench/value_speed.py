@@ -1,6 +1,6 @@
 """Speed of the gateway's hot path: score 1 prompt against C candidates with N-row profiles.
 
-    python bench/value_speed.py --data ../shared/data [--calls 300] [--tabpfn-calls 200]
+    python bench/value_speed.py --data ../shared/data [--calls 300] [--tabpfn-calls 30]
 
 Query prompts are real prompts of mixed length drawn (seeded) from every dataset under --data;
 profiles are real prompts and scores of C models of llmrouter_dcrouter9. The profile states are
@@ -62,7 +62,9 @@ def summary(ms: np.ndarray) -> dict:
 def bench_head(v0: V0, states, prompts, long_prompts, args, calls: int) -> dict:
     score = lambda text: v0.score(text, states)  # noqa: E731
     res = {"all": summary(timed(score, prompts[: calls + args.warmup], args.warmup))}
-    res["long"] = summary(timed(score, long_prompts[: max(50, calls // 2) + 10], 10))
+    n_long = max(10, calls // 2)
+    warm = min(10, max(2, calls // 10))
+    res["long"] = summary(timed(score, long_prompts[: n_long + warm], warm))
     batches = [prompts[i : i + 32] for i in range(0, 32 * args.batches, 32)]
     v0.predict(states, v0.encode(batches[0]))  # warm-up
     t = time.perf_counter()
@@ -82,7 +84,7 @@ def main() -> int:
     ap.add_argument("--candidates", type=int, default=5)
     ap.add_argument("--profile-size", type=int, default=256)
     ap.add_argument("--batches", type=int, default=10)
-    ap.add_argument("--tabpfn-calls", type=int, default=200, help="0 to skip the tabpfn head")
+    ap.add_argument("--tabpfn-calls", type=int, default=30, help="timed tabpfn calls (each takes seconds on a CPU); 0 skips it")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--json", default=None)
     args = ap.parse_args()
@@ -120,7 +122,7 @@ def main() -> int:
             t = time.perf_counter()
             tab_states = states_for(tab)
             fit_s = time.perf_counter() - t
-            res = bench_head(tab, tab_states, pool, long_prompts, argparse.Namespace(**{**vars(args), "batches": 2}), args.tabpfn_calls)
+            res = bench_head(tab, tab_states, pool, long_prompts, argparse.Namespace(**{**vars(args), "batches": 1, "warmup": min(args.warmup, 5)}), args.tabpfn_calls)
             res["profile_fit_s_per_candidate"] = fit_s / len(models)
             res["note"] = "random weights of the real TabPFN v2 classifier size: speed only"
             report["heads"]["tabpfn"] = res

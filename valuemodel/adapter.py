@@ -57,8 +57,10 @@ class QueryAdapter(nn.Module):
         self.w_k = nn.Linear(width, c.dim, bias=False)
         self.w_v = nn.Linear(width, c.dim)
         self.w_o = nn.Linear(c.dim, c.dim)
-        if c.pooled_skip:
+        if c.pooled_skip:  # start from the pooled embedding; attention output starts at zero
             self.w_s = nn.Linear(c.hidden_size, c.n_queries * c.dim)
+            nn.init.zeros_(self.w_o.weight)
+            nn.init.zeros_(self.w_o.bias)
         self.ln_out = nn.LayerNorm(c.dim)
 
     def query_vectors(self, pooled: torch.Tensor) -> torch.Tensor:

@@ -23,7 +23,7 @@ import torch
 
 from .data import Dataset, load_dataset, split_by_prompt
 from .metrics import intra_auc
-from .model import HEAD_FEATURES, V0
+from .model import V0
 
 FeatureCache = dict[str, torch.Tensor]  # prompt_id -> (F,)
 
@@ -162,5 +162,3 @@ def run(args: argparse.Namespace) -> int:
         Path(args.json).write_text(json.dumps(result, indent=2, sort_keys=True) + "\n")
     return 0
 
-
-__all__ = ["predict_matrix", "encode_features", "add_arguments", "run", "HEAD_FEATURES"]
