@@ -136,7 +136,7 @@ def main() -> int:
         proc, start_s = start_gateway(env, port, work / "gateway.log")
         procs.append(proc)
         base = f"http://127.0.0.1:{port}"
-        print(f"gateway ready in {start_s:.1f} s (V0 load, seeding, encoding 5 x 256 profile rows)")
+        print(f"gateway ready in {start_s:.1f} s (V0 load, seeding, encoding the profile prompts)")
         prompts = [json.loads(line)["prompt"] for line in (PROFILES / "gemma-2-9b-it.jsonl").open()]
         rng = random.Random(0)
         texts = [f"{rng.choice(prompts)}\n\nAnswer briefly (request {i})." for i in range(args.warmup + args.requests)]

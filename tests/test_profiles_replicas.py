@@ -36,12 +36,16 @@ def test_two_replicas_agree(v0, feature_cache, fresh_database, serve_app, tmp_pa
     assert r.json()["profile_version"] == 2
     wait_until(lambda: route(a, probe)["candidates"][0]["profile_version"] == 2, timeout=5)
 
-    # A key created on A authenticates on B; revoked on A, it stops working on B.
+    # A key created on A authenticates on B (and B now requires one); revoked on A, it stops working on B.
     key = admin(a, "POST", "/admin/keys", json={"name": "shared"}).json()["key"]
-    wait_until(lambda: httpx.post(b.base_url + "/v1/route", json={"model": "auto", "messages": [
-        {"role": "user", "content": probe}]}, headers={"Authorization": f"Bearer {key}"}).status_code == 200, timeout=5)
+
+    def status_on_b(token: str) -> int:
+        return httpx.post(b.base_url + "/v1/route", json={"model": "auto", "messages": [
+            {"role": "user", "content": probe}]}, headers={"Authorization": f"Bearer {token}"}).status_code
+
+    wait_until(lambda: status_on_b("no-key") == 401, timeout=5)
+    assert status_on_b(key) == 200
     with pytest.raises(openai.AuthenticationError):
         client(b, "no-key").chat.completions.create(model="cheap", messages=[{"role": "user", "content": probe}])
     admin(a, "DELETE", "/admin/keys/1")
-    wait_until(lambda: httpx.post(b.base_url + "/v1/route", json={"model": "auto", "messages": [
-        {"role": "user", "content": probe}]}, headers={"Authorization": f"Bearer {key}"}).status_code == 401, timeout=5)
+    wait_until(lambda: status_on_b(key) == 401, timeout=5)

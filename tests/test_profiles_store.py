@@ -99,3 +99,17 @@ def test_seeding_happens_once_per_database(fresh_database, tmp_path):
         s.commit()
     assert seed_default_profiles(engine, POLICIES, tmp_path) == []  # deleted stays deleted
     engine.dispose()
+
+
+def test_a_second_replica_loads_features_instead_of_encoding(fresh_database):
+    engine = make_engine(fresh_database)
+    first, second = CountingV0(), CountingV0()
+    a = V0Scorer(first, engine, features=FeatureCache()).want(POLICIES)
+    b = V0Scorer(second, engine, features=FeatureCache()).want(POLICIES)
+    with Session(engine) as s:
+        add(s, "a", ("one", 0.0), ("three", 1.0))
+    assert a.refresh() == ["a"] and sorted(first.encoded) == ["one", "three"]
+    assert b.refresh() == ["a"] and second.encoded == []  # from the database
+    assert b.features.loaded == 2
+    assert b.score("q", ["a"], profile_size=3).p_success == a.score("q", ["a"], profile_size=3).p_success
+    engine.dispose()

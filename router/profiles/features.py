@@ -1,7 +1,9 @@
 """Features of profile prompts, cached by (V0 fingerprint, sha256 of the text).
 
 A profile rebuild encodes only rows whose text was never encoded by these weights; when the
-weights change (another fingerprint) every text is encoded again. Bounded (LRU).
+weights change (another fingerprint) every text is encoded again. Bounded (LRU). With a
+:class:`~router.profiles.feature_store.FeatureStore`, texts missing here are first looked up
+in the database (encoded by another replica) and newly encoded ones are saved there.
 """
 
 from __future__ import annotations
@@ -24,22 +26,33 @@ class FeatureCache:
         self._max = max_rows
         self._rows: OrderedDict[tuple[str, str], torch.Tensor] = OrderedDict()  # -> (F,)
         self._lock = threading.Lock()
-        self.encoded = 0  # texts encoded so far (cache misses)
+        self.encoded = 0  # texts encoded so far
+        self.loaded = 0  # features loaded from the database (encoded by another replica)
 
     def __len__(self) -> int:
         return len(self._rows)
 
-    def features(self, v0: Any, texts: Sequence[str]) -> torch.Tensor:
-        """texts -> features (N, F); encodes only the texts not cached yet."""
+    def features(self, v0: Any, texts: Sequence[str], store: Any = None) -> torch.Tensor:
+        """texts -> features (N, F); encodes only the texts not cached (here or in ``store``)."""
         keys = [(v0.fingerprint, text_hash(t)) for t in texts]
         with self._lock:
             missing = {k: t for k, t in zip(keys, texts) if k not in self._rows}
+        if missing and store is not None:
+            found = store.load(v0.fingerprint, [h for _, h in missing])
+            with self._lock:
+                for (fp, h) in list(missing):
+                    if h in found and found[h].numel() == v0.feature_dim:
+                        self._rows[(fp, h)] = found[h]
+                        del missing[(fp, h)]
+                self.loaded += len(found)
         if missing:
             feats = v0.encode(list(missing.values()))  # (U, F)
             with self._lock:
                 for k, f in zip(missing, feats):
                     self._rows[k] = f.clone()
                 self.encoded += len(missing)
+            if store is not None:
+                store.save(v0.fingerprint, {h: f for (_, h), f in zip(missing, feats)})
         with self._lock:
             out = []
             for k in keys:

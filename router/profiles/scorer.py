@@ -3,7 +3,9 @@
 For each (candidate, profile_size) that a policy needs, it keeps a fitted profile state built
 from the candidate's active window (the ``profile_size`` most recent rows). ``refresh`` reads
 the profile versions from the database and rebuilds only the states whose version changed;
-it runs on a poll loop (every replica) and right after a local change. Requests never wait
+it runs on a poll loop (every replica) and right after a local change; features of new rows
+come from the feature cache, else the database (encoded by another replica), else the encoder.
+Requests never wait
 for a rebuild: they use the states in place and record the versions they used.
 
 ``score`` encodes the routing text once (one backbone pass) and predicts every candidate of
@@ -23,6 +25,7 @@ from sqlalchemy import Engine
 from sqlmodel import Session
 
 from router.policies import Policies
+from router.profiles.feature_store import FeatureStore
 from router.profiles.features import FeatureCache
 from router.scoring import ScoreResult
 from router.store import profile_crud
@@ -39,9 +42,10 @@ class Built:
 
 class V0Scorer:
     def __init__(self, v0: Any, engine: Engine, *, features: FeatureCache | None = None,
-                 missing_p: float = 0.0) -> None:
+                 missing_p: float = 0.0, share_features: bool = True) -> None:
         self.v0, self.engine = v0, engine
         self.features = features or FeatureCache()
+        self.store = FeatureStore(engine) if share_features else None
         self.missing_p = missing_p
         self._states: dict[tuple[str, int], Built] = {}  # replaced whole, never mutated
         self._wanted: frozenset[tuple[str, int]] = frozenset()
@@ -63,7 +67,7 @@ class V0Scorer:
 
     def prepare(self, texts: Sequence[str]) -> None:
         """Encode texts into the feature cache ahead of a write (uploads)."""
-        self.features.features(self.v0, list(texts))
+        self.features.features(self.v0, list(texts), self.store)
 
     # ---- refresh ------------------------------------------------------------------------
     def refresh(self) -> list[str]:
@@ -86,7 +90,7 @@ class V0Scorer:
                     rebuilt.add(model)
                     if not rows:
                         continue  # profile deleted: no state
-                    feats = self.features.features(self.v0, [r.prompt for r in rows])  # (N, F)
+                    feats = self.features.features(self.v0, [r.prompt for r in rows], self.store)  # (N, F)
                     new[(model, size)] = Built(version, len(rows),
                                                self.v0.fit_profile(feats, [r.score for r in rows]))
             self._states = new

@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Literal
 
-from sqlalchemy import Column, DateTime, Text
+from sqlalchemy import Column, DateTime, LargeBinary, Text
 from sqlmodel import Field, SQLModel
 
 from router.store.models import utcnow
@@ -76,3 +76,15 @@ class GatewayMeta(SQLModel, table=True):
     value: str = Field(default="", max_length=256)
     created_at: datetime = Field(default_factory=utcnow,
                                  sa_column=Column(DateTime(timezone=True), nullable=False))
+
+
+class ProfileFeature(SQLModel, table=True):
+    """Encoded features of a profile prompt, shared by replicas: a replica that learns of new
+    rows from the database loads their features instead of encoding them again. A cache:
+    rows are keyed by (V0 fingerprint, sha256 of the text) and may be deleted at any time."""
+
+    __tablename__ = "profile_feature"
+    fingerprint: str = Field(primary_key=True, max_length=32)
+    text_hash: str = Field(primary_key=True, max_length=64)
+    dim: int
+    data: bytes = Field(sa_column=Column(LargeBinary, nullable=False))  # float32, little-endian
