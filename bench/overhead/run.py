@@ -5,10 +5,9 @@ measures, in the same run on the same machine:
 - `direct`:         the client calls the upstream itself (the baseline every overhead is against);
 - `litellm-proxy`:  LiteLLM's own proxy (`litellm --config`, one worker, no database, master key);
 - `gateway-plain`:  this gateway, request for a plain candidate (forwarded unrouted);
-- `gateway-routed`: this gateway, `router/bench` policy with 5 candidates (with --routed; the
-                    scorer is whatever the gateway runs: V0 with 256-row profiles once profiles
-                    are uploaded through the admin API, else its stand-in scorer, and the results
-                    say which).
+- `gateway-routed`: this gateway, `router/bench` policy with 5 candidates (with --routed): V0
+                    scores every candidate against a 256-row profile, uploaded through the admin
+                    API before measuring (bench/overhead/profiles.py).
 Each is measured non-streaming and streaming, at concurrency 1 and 32: p50/p95/p99 latency, time
 to first token (streaming), requests per second, and the server's resident memory (idle after
 start, and the peak while loaded), plus its start time. Overhead = p50 latency minus `direct`'s
@@ -258,10 +257,11 @@ def litellm_config(upstream: str) -> str:
     )
 
 
-def prepare_routed(base: str, work: Path, profiles_dir: str | None) -> str:
-    """Give the 5 candidates 256-row profiles through the gateway's admin API when it has one.
+def prepare_routed(base: str, profiles_dir: str | None) -> str:
+    """Give the 5 candidates 256-row profiles through the gateway's admin API.
     Returns a note saying what scores the routed requests."""
-    from bench.overhead.profiles import upload_profiles  # lives beside this script
+    sys.path.insert(0, str(HERE))
+    from profiles import upload_profiles  # bench/overhead/profiles.py
 
     return upload_profiles(base, KEY, [f"bench-c{i}" for i in range(1, N_CANDIDATES + 1)], 256, profiles_dir)
 
@@ -274,7 +274,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--warmup", type=int, default=10, help="unmeasured requests per cell")
     ap.add_argument("--max-seconds", type=float, default=25.0, help="cap per cell")
     ap.add_argument("--concurrency", default="1,32")
-    ap.add_argument("--routed", action="store_true", help="also measure the routed policy (needs profile upload, issue 4)")
+    ap.add_argument("--routed", action="store_true", help="also measure the routed policy (V0, 5 candidates, 256-row profiles)")
     ap.add_argument("--profiles", default=None, help="dataset folder to draw the routed candidates' 256-row profiles from (default: synthetic prompts)")
     ap.add_argument("--skip-litellm", action="store_true")
     a = ap.parse_args(argv)
@@ -315,7 +315,7 @@ def main(argv: list[str] | None = None) -> int:
         pol.write_text(policies_yaml(up_base))
         db = f"sqlite:///{work / 'gateway.db'}"
         genv = {**env, "V0_CLIENT_KEYS": KEY, "BENCH_UPSTREAM_KEY": "sk-upstream", "V0_DATABASE_URL": db,
-                "V0_POLICIES": str(pol), "V0_ADMIN_KEY": KEY}
+                "V0_POLICIES": str(pol), "V0_ADMIN_KEY": KEY, "V0_SEED_PROFILES": "false"}
         subprocess.run([py, "-m", "router.cli", "migrate"], env=genv, cwd=str(REPO), check=True, capture_output=True)
         port = free_port()
         gw = Server("gateway", [py, "-m", "router.cli", "serve", "--port", str(port), "--log-level", "warning"], genv,
@@ -324,7 +324,7 @@ def main(argv: list[str] | None = None) -> int:
         gbase = f"http://127.0.0.1:{port}/v1"
         targets.append(("gateway-plain", gbase, "bench-c1", gw))
         if a.routed:
-            results["routed_scorer"] = prepare_routed(f"http://127.0.0.1:{port}", work, a.profiles)
+            results["routed_scorer"] = prepare_routed(f"http://127.0.0.1:{port}", a.profiles)
             targets.append(("gateway-routed", gbase, "router/bench", gw))
 
         for s in servers:
