@@ -32,7 +32,7 @@ log = logging.getLogger(__name__)
 def load_v0(settings: Settings) -> Any:
     from valuemodel import V0  # heavy: imported only when the V0 scorer is used
 
-    return V0.load(settings.weights or None, head=settings.head or None)
+    return V0.load(settings.weights or None, head=settings.head or None, device=settings.device)
 
 
 def create_app(settings: Settings | None = None, *, scorer_factory: ScorerFactory | None = None,

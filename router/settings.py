@@ -41,6 +41,8 @@ class Settings(BaseSettings):
     # V0 checkpoint folder (empty = the shipped weights) and head (empty = the checkpoint's default).
     weights: str = ""
     head: str = ""
+    # Where V0 runs: "cpu" or a torch device such as "cuda" (when the machine has a GPU).
+    device: str = "cpu"
     # Seconds between checks of profile versions and client keys in the database (other replicas'
     # changes); 0 disables the poll loop (local changes still apply at once).
     profile_poll_s: float = Field(default=1.0, ge=0)
