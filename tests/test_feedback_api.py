@@ -100,3 +100,16 @@ def test_feedback_before_the_decision_row_is_flushed(v0, feature_cache, fresh_da
     assert r.json() == {"decision_id": decision_id, "score": 1.0, "model": "cheap", "profile_version": 1}
     assert get_decision(fresh_database, decision_id).feedback_score == 1.0
     assert not served.app.state.writer.holds(decision_id)
+
+
+def test_feedback_on_a_streamed_answer(v0, feature_cache, fresh_database, serve_app, tmp_path, upstream):
+    served = start_v0_gateway(serve_app, tmp_path, fresh_database, policies_yaml(upstream.base_url),
+                              v0=v0.with_head("knn"), features=feature_cache)
+    with client(served).chat.completions.with_streaming_response.create(
+            model="cheap", stream=True, messages=[{"role": "user", "content": "Say hi in German."}]) as response:
+        decision_id = response.headers["x-v0-decision-id"]
+        text = "".join(c.choices[0].delta.content or "" for c in response.parse() if c.choices)
+    assert text == "echo: Say hi in German."
+    wait_for_decision(fresh_database, decision_id)
+    r = feedback(served, {"decision_id": decision_id, "score": 0.5})
+    assert r.json() == {"decision_id": decision_id, "score": 0.5, "model": "cheap", "profile_version": 1}

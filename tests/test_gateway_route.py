@@ -83,3 +83,9 @@ def test_threshold_out_of_range_is_400(gateway, database_url, header, body, para
         assert r.json()["error"] == {"message": message, "type": "invalid_request_error", "param": param,
                                      "code": "invalid_value"}
     assert count_decisions(database_url) == rows
+
+
+def test_debug_timing_header(serve_app, tmp_path, database_url, upstream):
+    served = start_gateway(serve_app, tmp_path, database_url, upstream.base_url, debug_timing=True)
+    raw = client(served).chat.completions.with_raw_response.create(model="auto", messages=MESSAGES)
+    assert 0 < float(raw.headers["x-v0-overhead-ms"]) < 10_000
