@@ -86,4 +86,4 @@ def test_cli_arguments():
     assert args.steps == 7 and args.resume and args.alpha == 0.25 and args.profile_size == 256
     assert args.datasets == ["llmrouter_dcrouter9", "routellm_2model", "alpacaeval2_wgpt4t", "dapomath"]
     assert args.dapo_parts == ["context"]
-    assert np.isclose(args.lr, 2e-3)
+    assert np.isclose(args.lr, 7e-4) and args.steps == 7 and args.max_prompts == 12000

@@ -188,7 +188,15 @@ class Backbone:
     def encode(self, texts: list[str]) -> Encoded:
         """One backbone pass over a batch of texts (padded to the longest)."""
         ids, mask = self.batch_ids(texts)
-        if self._session is not None:
+        if self._session is not None and self.runtime == "onnx-int8":
+            # int8 dynamic quantisation scales activations over the whole input, so a batch
+            # would make a text's features depend on its batch-mates: run texts one by one
+            # (no padding either; on a CPU this costs little throughput)
+            tokens = torch.zeros(ids.shape[0], ids.shape[1], self.hidden_size)  # (B, T, H)
+            for i, n in enumerate(mask.sum(1)):
+                feed = {"input_ids": ids[i : i + 1, :n], "attention_mask": mask[i : i + 1, :n]}
+                tokens[i, :n] = torch.from_numpy(self._session.run(None, feed)[0][0])
+        elif self._session is not None:
             tokens = torch.from_numpy(
                 self._session.run(None, {"input_ids": ids, "attention_mask": mask})[0]
             )  # (B, T, H)

@@ -31,7 +31,7 @@ FeatureCache = dict[str, torch.Tensor]  # prompt_id -> (F,)
 @torch.no_grad()
 def encode_features(v0: V0, texts: dict[str, str], batch_size: int = 32) -> dict[str, FeatureCache]:
     """One backbone pass per text, both feature kinds: {"adapter": {...}, "pooled": {...}}."""
-    ids = sorted(texts, key=lambda p: len(texts[p]))
+    ids = sorted(texts, key=lambda p: (len(texts[p]), p))
     out: dict[str, FeatureCache] = {"adapter": {}, "pooled": {}}
     for s in range(0, len(ids), batch_size):
         chunk = ids[s : s + batch_size]

@@ -180,7 +180,7 @@ class V0:
             raise RuntimeError("this V0 has no backbone loaded")
         if not texts:
             return torch.zeros(0, self.feature_dim)
-        order = sorted(range(len(texts)), key=lambda i: len(texts[i]))  # similar lengths together
+        order = sorted(range(len(texts)), key=lambda i: (len(texts[i]), i))  # similar lengths together
         out = torch.empty(len(texts), self.feature_dim)
         for start in range(0, len(order), batch_size):
             idx = order[start : start + batch_size]

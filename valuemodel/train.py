@@ -46,19 +46,19 @@ class TrainConfig:
     data: str = ""  # folder holding the dataset folders
     datasets: list[str] = field(default_factory=lambda: list(LICENSED_DATASETS))
     dapo_parts: list[str] = field(default_factory=lambda: ["context"])
-    max_prompts: int = 4000  # per dataset, seeded subsample
+    max_prompts: int = 12000  # per dataset, seeded subsample
     out: str = "runs/v0"
     cache: str = "cache/states"
-    steps: int = 1500
+    steps: int = 800
     models_per_step: int = 8
     profile_size: int = 256
     query_size: int = 64
     alpha: float = 0.25
-    lr: float = 2e-3
-    weight_decay: float = 0.01
+    lr: float = 7e-4
+    weight_decay: float = 0.05
     warmup: int = 50
     val_prompt_frac: float = 0.1
-    val_every: int = 250
+    val_every: int = 100
     save_every: int = 100
     seed: int = 0
     max_tokens: int = 128
