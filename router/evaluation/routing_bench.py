@@ -152,7 +152,10 @@ def run(args) -> int:
             tier_share={t: float(np.mean(tiers == k)) for k, t in enumerate(baselines.COMPLEXITY_TIERS)},
             mapping_rule="every tier->model mapping non-decreasing in expected cost (SIMPLE<=MEDIUM<=COMPLEX<=REASONING); curve = their hull, chosen on the eval prompts",
             n_mappings=len(maps),
-            hull_mappings=[dict(zip(baselines.COMPLEXITY_TIERS, (models[m] for m in maps[i]))) for i in on_hull],
+            hull_mappings=_distinct(
+                {t: (models[m] if np.any(tiers == k) else "(no prompts)")
+                 for k, (t, m) in enumerate(zip(baselines.COMPLEXITY_TIERS, maps[i]))}
+                for i in on_hull),
         )
     except Exception as exc:  # reported, not fatal: the baseline is optional by design
         routers["litellm-complexity"] = {"available": False, "reason": f"{type(exc).__name__}: {exc}",
@@ -210,6 +213,14 @@ def run(args) -> int:
         report.write(Path(args.out), results, curves, {n: (c / c_max, q) for n, (c, q) in singles.items()}, title)
         _log(f"wrote {args.out}/results.json, results.md, cost_quality.png")
     return 0
+
+
+def _distinct(items) -> list:
+    out = []
+    for x in items:
+        if x not in out:
+            out.append(x)
+    return out
 
 
 def _calibration(args, v0, features, prof, models, p_eval, mats, strongest, fallback) -> dict:
