@@ -38,12 +38,3 @@ def load_checkpoint(path: str | Path) -> tuple[dict, dict[str, torch.Tensor]]:
         raise ValueError(f"{root / CONFIG_FILE}: unknown checkpoint format {config.get('format')!r}")
     return config, load_file(str(root / WEIGHTS_FILE))
 
-
-def subdict(tensors: dict[str, torch.Tensor], prefix: str) -> dict[str, torch.Tensor]:
-    """Tensors whose name starts with ``prefix + '.'``, with the prefix removed."""
-    p = prefix + "."
-    return {k[len(p) :]: v for k, v in tensors.items() if k.startswith(p)}
-
-
-def prefixed(prefix: str, state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
-    return {f"{prefix}.{k}": v for k, v in state.items()}

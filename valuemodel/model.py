@@ -20,7 +20,7 @@ import torch
 
 from .adapter import AdapterConfig, QueryAdapter
 from .backbone import Backbone, BackboneConfig, Encoded, env_threads
-from .checkpoint import load_checkpoint, prefixed, save_checkpoint, subdict
+from .checkpoint import load_checkpoint, save_checkpoint
 from .heads import HEAD_NAMES, ICLConfig, ICLHead, ICLModule, KNNConfig, KNNHead, TabPFNConfig, TabPFNHead
 from .heads.base import ProfileState, as_scores
 

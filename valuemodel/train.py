@@ -28,7 +28,7 @@ from safetensors.torch import load_file, save_file
 from torch.nn import functional as F
 from tqdm import tqdm
 
-from .backbone import Backbone
+from .backbone import DEFAULT_BACKBONE, Backbone, BackboneConfig
 from .cache import get_states
 from .checkpoint import load_checkpoint, save_checkpoint
 from .data import load_dataset, subsample_prompts
@@ -49,6 +49,7 @@ class TrainConfig:
     max_prompts: int = 12000  # per dataset, seeded subsample
     out: str = "runs/v0"
     cache: str = "cache/states"
+    backbone: str = DEFAULT_BACKBONE  # sentence-transformers id or folder
     steps: int = 800
     models_per_step: int = 8
     profile_size: int = 256
@@ -230,7 +231,7 @@ def train(
     """Run (or continue) training; ``until`` stops early at that step (schedule unchanged)."""
     torch.manual_seed(cfg.seed)
     out = Path(cfg.out)
-    backbone = backbone or Backbone()
+    backbone = backbone or Backbone(BackboneConfig(name_or_path=cfg.backbone, max_tokens=cfg.max_tokens))
     backbone.config.max_tokens = cfg.max_tokens
     mcfg = V0Config.for_backbone(backbone.hidden_size)
     mcfg.backbone = backbone.config
@@ -305,6 +306,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--max-prompts", type=int, default=d.max_prompts)
     parser.add_argument("--out", default=d.out, help="run folder (checkpoints)")
     parser.add_argument("--cache", default=d.cache, help="folder for cached backbone states")
+    parser.add_argument("--backbone", default=d.backbone, help="sentence-transformers id or folder")
     parser.add_argument("--steps", type=int, default=d.steps)
     parser.add_argument("--models-per-step", type=int, default=d.models_per_step)
     parser.add_argument("--profile-size", type=int, default=d.profile_size)
