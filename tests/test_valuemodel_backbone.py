@@ -77,3 +77,13 @@ def test_onnx_int8_runtime_matches_torch(torch_backbone):
     assert torch.equal(a.mask, b.mask)
     cos = torch.nn.functional.cosine_similarity(a.pooled, b.pooled, dim=-1)
     assert cos.min() > 0.98
+
+
+def test_auto_runtime_falls_back_to_torch_when_onnx_fails(monkeypatch):
+    def broken(self, int8):
+        raise RuntimeError("no exporter")
+
+    monkeypatch.setattr(Backbone, "_onnx_session", broken)
+    assert Backbone(BackboneConfig(runtime="auto")).runtime == "torch"
+    with pytest.raises(RuntimeError, match="no exporter"):
+        Backbone(BackboneConfig(runtime="onnx-int8"))

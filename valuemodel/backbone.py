@@ -146,7 +146,13 @@ class Backbone:
         self.runtime = runtime
         self._session = None
         if runtime.startswith("onnx"):
-            self._session = self._onnx_session(int8=runtime == "onnx-int8")
+            try:
+                self._session = self._onnx_session(int8=runtime == "onnx-int8")
+            except Exception as exc:  # export or runtime unavailable for this model
+                if self.config.runtime != "auto":
+                    raise
+                log.warning("ONNX backbone unavailable (%s); using PyTorch", exc)
+                self.runtime = "torch"
 
     def _plain_mean_pooling(self) -> str | None:
         """"plain" / "normalize" when the pooling modules are just a mean (+ L2 normalise)."""
