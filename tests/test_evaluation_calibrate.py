@@ -6,17 +6,7 @@ import pytest
 from router.evaluation import calibrate
 from router.evaluation.calibrate import calibrate_threshold, choose_threshold, expected_calibration_error, reliability
 
-P = np.array([
-    [0.90, 0.20, 0.60, 0.10],
-    [0.95, 0.70, 0.40, 0.30],
-    [0.99, 0.80, 0.90, 0.50],
-])
-COST = np.repeat(np.array([[1.0], [2.0], [4.0]]), 4, axis=1)
-SCORE = np.array([
-    [1.0, 0.0, 1.0, 0.0],
-    [1.0, 1.0, 0.0, 0.0],
-    [1.0, 1.0, 1.0, 0.0],
-])
+from evaluation_matrix import COST, P, SCORE
 
 
 def test_ece_by_hand():
