@@ -35,24 +35,19 @@ class Dataset:
     def select_prompts(self, prompt_ids) -> "Dataset":
         """Restrict to the given prompt ids (prompts, tasks and outcome rows)."""
         keep = set(prompt_ids) & set(self.prompts)
-        outcomes = self.outcomes[self.outcomes["prompt_id"].isin(keep)].reset_index(drop=True)
-        return Dataset(
-            name=self.name,
-            prompts={p: t for p, t in self.prompts.items() if p in keep},
-            tasks={p: t for p, t in self.tasks.items() if p in keep},
-            outcomes=outcomes,
-            prices=self.prices,
-        )
+        return self._subset(self.outcomes[self.outcomes["prompt_id"].isin(keep)], keep)
 
     def select_rows(self, mask) -> "Dataset":
         """Keep outcome rows where ``mask`` is true, and the prompts they use."""
-        outcomes = self.outcomes[np.asarray(mask, dtype=bool)].reset_index(drop=True)
-        keep = set(outcomes["prompt_id"])
+        outcomes = self.outcomes[np.asarray(mask, dtype=bool)]
+        return self._subset(outcomes, set(outcomes["prompt_id"]))
+
+    def _subset(self, outcomes: pd.DataFrame, keep: set[str]) -> "Dataset":
         return Dataset(
             name=self.name,
             prompts={p: t for p, t in self.prompts.items() if p in keep},
             tasks={p: t for p, t in self.tasks.items() if p in keep},
-            outcomes=outcomes,
+            outcomes=outcomes.reset_index(drop=True),
             prices=self.prices,
         )
 

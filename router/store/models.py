@@ -50,7 +50,3 @@ class DecisionCreate(DecisionBase):
 
 class Decision(DecisionBase, table=True):
     id: str = Field(primary_key=True, max_length=32)
-
-
-class DecisionPublic(DecisionBase):
-    id: str

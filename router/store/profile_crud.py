@@ -61,11 +61,6 @@ def versions(*, session: Session) -> dict[str, int]:
     return {v.model: v.version for v in session.exec(select(ProfileVersion))}
 
 
-def get_version(*, session: Session, model: str) -> int:
-    row = session.get(ProfileVersion, model)
-    return row.version if row is not None else 0
-
-
 def get_feedback_row(*, session: Session, decision_id: str) -> ProfileRow | None:
     return session.exec(select(ProfileRow).where(col(ProfileRow.decision_id) == decision_id)).first()
 
