@@ -87,3 +87,38 @@ def test_cli_arguments():
     assert args.datasets == ["llmrouter_dcrouter9", "routellm_2model", "alpacaeval2_wgpt4t", "dapomath"]
     assert args.dapo_parts == ["context"]
     assert np.isclose(args.lr, 7e-4) and args.steps == 7 and args.max_prompts == 12000
+
+
+def test_residual_head_starts_as_the_ablation_and_trains(data, backbone, tmp_path):
+    from valuemodel.model import V0Config, V0Modules
+
+    cfg = V0Config.for_backbone(backbone.hidden_size, residual="adapter")
+    cfg.icl.zero_init = True
+    fresh = V0(cfg, V0Modules(cfg), backbone)
+    texts = ["A question about poetry number 3", "A question about arithmetic number 9", "A question about geography number 2"]
+    feats = fresh.encode(texts)
+    assert feats.shape == (3, cfg.adapter.out_dim + backbone.hidden_size)
+    ablation = fresh.with_head("noadapter")
+    pooled = ablation.encode(texts)
+    torch.testing.assert_close(feats[:, cfg.adapter.out_dim :], pooled)
+    p_icl = fresh.predict([fresh.fit_profile(feats[:2], [1.0, 0.0])], feats)
+    p_abl = ablation.predict([ablation.fit_profile(pooled[:2], [1.0, 0.0])], pooled)
+    np.testing.assert_allclose(p_icl, p_abl, rtol=0, atol=1e-6)  # zero-started residual
+
+    train(config(data, tmp_path / "r", residual="adapter"), backbone=backbone, progress=False)
+    v0 = V0.load(tmp_path / "r" / "best", backbone=backbone)
+    assert v0.config.residual and v0.features == "adapter+pooled"
+    feats = v0.encode(texts)
+    p_icl = v0.predict([v0.fit_profile(feats[:2], [1.0, 0.0])], feats)
+    abl = v0.with_head("noadapter")
+    p_abl = abl.predict([abl.fit_profile(abl.encode(texts[:2]), [1.0, 0.0])], abl.encode(texts))
+    assert not np.allclose(p_icl, p_abl, atol=1e-4)  # the residual learned something
+
+
+def test_residual_control_uses_no_adapter(data, backbone, tmp_path):
+    train(config(data, tmp_path / "c", residual="pooled"), backbone=backbone, progress=False)
+    v0 = V0.load(tmp_path / "c" / "best", backbone=backbone)
+    assert v0.features == "pooled" and v0.feature_dim == backbone.hidden_size
+    texts = ["A question about poetry number 3", "A question about arithmetic number 9"]
+    feats = v0.encode(texts)
+    assert v0.predict([v0.fit_profile(feats, [1.0, 0.0])], feats).shape == (1, 2)

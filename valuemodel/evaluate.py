@@ -23,23 +23,23 @@ import torch
 
 from .data import Dataset, load_dataset, split_by_prompt
 from .metrics import intra_auc
-from .model import V0
+from .model import FEATURES, V0, feature_kinds
 
 FeatureCache = dict[str, torch.Tensor]  # prompt_id -> (F,)
 
 
 @torch.no_grad()
 def encode_features(v0: V0, texts: dict[str, str], batch_size: int = 32) -> dict[str, FeatureCache]:
-    """One backbone pass per text, both feature kinds: {"adapter": {...}, "pooled": {...}}."""
+    """One backbone pass per text, every feature kind: {"adapter": {...}, "pooled": {...}, ...}."""
     ids = sorted(texts, key=lambda p: (len(texts[p]), p))
-    out: dict[str, FeatureCache] = {"adapter": {}, "pooled": {}}
+    out: dict[str, FeatureCache] = {kind: {} for kind in FEATURES}
     for s in range(0, len(ids), batch_size):
         chunk = ids[s : s + batch_size]
         enc = v0.backbone.encode([texts[p] for p in chunk])
         fa = v0.modules.adapter(enc.tokens.to(v0.device), enc.mask.to(v0.device), enc.pooled.to(v0.device)).cpu()
-        for i, p in enumerate(chunk):
-            out["adapter"][p] = fa[i]
-            out["pooled"][p] = enc.pooled[i].cpu()
+        for kind, f in feature_kinds(fa, enc.pooled.cpu()).items():
+            for i, p in enumerate(chunk):
+                out[kind][p] = f[i]
     return out
 
 
@@ -51,14 +51,13 @@ def encode_features_cached(v0: V0, name: str, texts: dict[str, str], cache: str 
     states = get_states(v0.backbone, name, texts, cache)
     index = states.index()
     ids = sorted(texts)
-    out: dict[str, FeatureCache] = {"adapter": {}, "pooled": {}}
+    out: dict[str, FeatureCache] = {kind: {} for kind in FEATURES}
     for s in range(0, len(ids), chunk):
         part = ids[s : s + chunk]
         tokens, mask, pooled = states.batch(torch.as_tensor([index[p] for p in part]))
-        fa = v0.modules.adapter(tokens, mask, pooled)
-        for i, p in enumerate(part):
-            out["adapter"][p] = fa[i]
-            out["pooled"][p] = pooled[i]
+        for kind, f in feature_kinds(v0.modules.adapter(tokens, mask, pooled), pooled).items():
+            for i, p in enumerate(part):
+                out[kind][p] = f[i]
     return out
 
 

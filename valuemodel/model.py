@@ -7,6 +7,12 @@
 Heads: ``icl`` (built-in, trained with the adapter; the default), ``knn`` (baseline),
 ``tabpfn`` (the paper's head; needs a checkpoint) and ``noadapter`` (the adapter-free ablation:
 the same kind of in-context head, trained on the backbone's pooled embedding).
+
+With ``residual = "adapter"`` in the config, ``icl`` is the ablation head plus a head over the
+adapter features whose logit is added to it (starting at zero, trained on what the ablation gets
+wrong): removing the adapter leaves exactly ``noadapter``. Its features are then the adapter
+features followed by the pooled embedding (kind ``adapter+pooled``). ``residual = "pooled"`` is
+the control: the same two heads, both over the pooled embedding, with no adapter at all.
 """
 
 from __future__ import annotations
@@ -25,8 +31,13 @@ from .heads import HEAD_NAMES, ICLConfig, ICLHead, ICLModule, KNNConfig, KNNHead
 from .heads.base import ProfileState, as_scores
 
 DEFAULT_WEIGHTS = Path(__file__).resolve().parent / "weights" / "default"
-FEATURES = ("adapter", "pooled")
+FEATURES = ("adapter", "pooled", "adapter+pooled")
 HEAD_FEATURES = {"icl": "adapter", "tabpfn": "adapter", "knn": "pooled", "noadapter": "pooled"}
+
+
+def feature_kinds(adapter: torch.Tensor, pooled: torch.Tensor) -> dict[str, torch.Tensor]:
+    """Adapter features (B, K d) and pooled embeddings (B, H) -> every feature kind."""
+    return {"adapter": adapter, "pooled": pooled, "adapter+pooled": torch.cat([adapter, pooled], -1)}
 
 
 @dataclass
@@ -38,6 +49,8 @@ class V0Config:
     knn: KNNConfig = field(default_factory=KNNConfig)
     tabpfn: TabPFNConfig = field(default_factory=TabPFNConfig)
     default_head: str = "icl"
+    residual: str = ""  # "adapter": icl = ablation head + a zero-started head over the adapter
+    # features; "pooled": the control, that second head over the pooled embedding; "": plain icl
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -52,6 +65,7 @@ class V0Config:
             knn=KNNConfig(**d.get("knn", {})),
             tabpfn=TabPFNConfig(**d.get("tabpfn", {})),
             default_head=d.get("default_head", "icl"),
+            residual=d.get("residual", ""),
         )
 
     @classmethod
@@ -92,7 +106,7 @@ class V0:
         self.head_name = head or config.default_head
         if self.head_name not in HEAD_NAMES:
             raise ValueError(f"unknown head {self.head_name!r}; one of {HEAD_NAMES}")
-        self.features = features or HEAD_FEATURES[self.head_name]
+        self.features = features or self.head_features(self.head_name)
         if self.features not in FEATURES:
             raise ValueError(f"unknown features {self.features!r}; one of {FEATURES}")
         self.head = self._make_head()
@@ -137,6 +151,11 @@ class V0:
         state = {k: v for k, v in self.modules.state_dict().items()}
         return save_checkpoint(path, {"model": self.config.to_dict(), **(extra or {})}, state)
 
+    def head_features(self, head: str) -> str:
+        if head == "icl" and self.config.residual:
+            return {"adapter": "adapter+pooled", "pooled": "pooled"}[self.config.residual]
+        return HEAD_FEATURES[head]
+
     def _make_head(self):
         if self.head_name == "knn":
             return KNNHead(self.config.knn)
@@ -144,6 +163,11 @@ class V0:
             return TabPFNHead(self.config.tabpfn, device=str(self.device))
         if self.head_name == "noadapter":
             return ICLHead(self.modules.ablation, name="noadapter")
+        if self.config.residual:
+            if self.features != self.head_features("icl"):
+                raise ValueError(f"the residual icl head needs features {self.head_features('icl')!r}")
+            k = self.config.adapter.out_dim if self.features == "adapter+pooled" else 0
+            return ICLHead(name="icl", parts=[(self.modules.ablation, slice(k, None)), (self.modules.icl, slice(0, k or None))])
         return ICLHead(self.modules.icl, name="icl")
 
     def _fingerprint(self) -> str:
@@ -152,7 +176,7 @@ class V0:
         key = self.backbone.weights_key if self.backbone is not None else b.name_or_path
         runtime = self.backbone.runtime if self.backbone is not None else b.runtime
         h.update(f"{key}|{b.max_tokens}|{runtime}|{self.features}".encode())
-        if self.features == "adapter":
+        if self.features != "pooled":
             for name, t in sorted(self.modules.adapter.state_dict().items()):
                 h.update(name.encode())
                 h.update(t.detach().cpu().contiguous().numpy().tobytes())
@@ -160,9 +184,8 @@ class V0:
 
     @property
     def feature_dim(self) -> int:
-        if self.features == "adapter":
-            return self.config.adapter.out_dim
-        return self.config.adapter.hidden_size
+        k, h = self.config.adapter.out_dim, self.config.adapter.hidden_size
+        return {"adapter": k, "pooled": h, "adapter+pooled": k + h}[self.features]
 
     # ---- features -----------------------------------------------------------------------
     @torch.no_grad()
@@ -171,7 +194,7 @@ class V0:
         if self.features == "pooled":
             return enc.pooled
         tokens, mask, pooled = (t.to(self.device) for t in (enc.tokens, enc.mask, enc.pooled))
-        return self.modules.adapter(tokens, mask, pooled)  # (B, K * d)
+        return feature_kinds(self.modules.adapter(tokens, mask, pooled), pooled)[self.features]  # (B, F)
 
     @torch.no_grad()
     def encode(self, texts: list[str], batch_size: int = 32) -> torch.Tensor:

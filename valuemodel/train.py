@@ -3,7 +3,10 @@
 Loss per episode: soft cross-entropy of the query rows against their scores in [0, 1], plus
 ``alpha`` times a pairwise ranking loss (RankNet) over query pairs with different scores. The
 adapter-free ablation head is trained on the same episodes from the pooled embeddings, with its
-own parameters. Backbone states are computed once and cached (float16). Every ``save_every``
+own parameters. With ``--residual adapter`` the default head's logit is the ablation's (held
+fixed in that loss) plus a zero-started head over the adapter features, so the adapter learns
+only what the pooled embedding misses; ``--residual pooled`` is its control (the second head
+over the pooled embedding: two heads, no adapter). Backbone states are computed once and cached (float16). Every ``save_every``
 steps the run folder gets ``last/`` (config.json + model.safetensors + optimizer.safetensors),
 which ``--resume`` continues from; the best validation checkpoint is kept in ``best/``.
 
@@ -68,6 +71,7 @@ class TrainConfig:
     token_dim: int = 96
     pooled_skip: bool = True
     dropout: float = 0.1
+    residual: str = ""  # "adapter" | "pooled" (control) | "": see V0Config.residual
 
 
 # ---- loss --------------------------------------------------------------------------------
@@ -171,8 +175,11 @@ def validate(modules: V0Modules, tables: list[Table], cfg: TrainConfig) -> dict:
                 qi = torch.as_tensor([where[r] for r in qr.tolist()])
                 y = torch.as_tensor(py)[None]
                 ones = torch.ones_like(y, dtype=torch.bool)
-                li = modules.icl(fa[pi][None], y, ones, fa[qi][None])[0]
+                fi = fp if cfg.residual == "pooled" else fa
+                li = modules.icl(fi[pi][None], y, ones, fi[qi][None])[0]
                 la = modules.ablation(fp[pi][None], y, ones, fp[qi][None])[0]
+                if cfg.residual:
+                    li = li + la
                 res_icl[m] = (li.numpy(), qy)
                 res_abl[m] = (la.numpy(), qy)
             mi, _ = intra_auc(res_icl)
@@ -239,7 +246,8 @@ def train(
     mcfg.adapter.token_dim = cfg.token_dim
     mcfg.adapter.pooled_skip = cfg.pooled_skip
     mcfg.adapter.dropout = cfg.dropout
-    mcfg.icl.in_dim = mcfg.adapter.out_dim
+    mcfg.icl.in_dim = backbone.hidden_size if cfg.residual == "pooled" else mcfg.adapter.out_dim
+    mcfg.residual, mcfg.icl.zero_init = cfg.residual, bool(cfg.residual)
     modules = V0Modules(mcfg)
     opt = torch.optim.AdamW(modules.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     start, best, history = 0, -1.0, []
@@ -272,10 +280,14 @@ def train(
             table, rng, n_models=cfg.models_per_step, profile_size=cfg.profile_size, query_size=cfg.query_size
         )
         fa, fp = features(modules, table, rows)
-        loss = 0.0
-        for head, feats in ((modules.icl, fa), (modules.ablation, fp)):
-            px, py, pm, qx, qy, qm = pad_episodes(feats, episodes)
-            loss = loss + episode_loss(head(px, py, pm, qx), qy, qm, cfg.alpha)
+        px, py, pm, qx, qy, qm = pad_episodes(fp, episodes)
+        base = modules.ablation(px, py, pm, qx)  # (E, Q)
+        loss = episode_loss(base, qy, qm, cfg.alpha)
+        px, py, pm, qx, qy, qm = pad_episodes(fp if cfg.residual == "pooled" else fa, episodes)
+        logits = modules.icl(px, py, pm, qx)
+        if cfg.residual:
+            logits = logits + base.detach()
+        loss = loss + episode_loss(logits, qy, qm, cfg.alpha)
         for g in opt.param_groups:
             g["lr"] = lr_at(step, cfg)
         opt.zero_grad(set_to_none=True)
@@ -322,6 +334,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--n-queries", type=int, default=d.n_queries)
     parser.add_argument("--query-dim", type=int, default=d.query_dim)
     parser.add_argument("--token-dim", type=int, default=d.token_dim, help="PCA width of token states (0: off)")
+    parser.add_argument("--residual", choices=["", "adapter", "pooled"], default=d.residual,
+                        help="adapter: default head = ablation head + a residual head over the adapter features; pooled: its control")
     parser.add_argument("--no-pooled-skip", dest="pooled_skip", action="store_false", help="adapter without the pooled skip")
     parser.add_argument("--resume", action="store_true", help="continue from OUT/last")
     parser.add_argument("--export", default=None, help="copy the best checkpoint here when done")

@@ -28,6 +28,7 @@ class ICLConfig:
     dim: int = 32  # per-head projection width
     hidden: int = 64  # MLP width
     binarize: bool = True  # profile labels -> score >= 0.5 (as in the paper)
+    zero_init: bool = False  # output starts at 0 (a residual head added to another head's logit)
 
 
 def _logit(p: torch.Tensor) -> torch.Tensor:
@@ -52,6 +53,10 @@ class ICLModule(nn.Module):
             self.skip.weight[0, : c.n_heads] = 1.0 / c.n_heads
             self.skip.bias.zero_()
             self.mlp[2].weight.mul_(0.1)
+            if c.zero_init:
+                self.skip.weight.zero_()
+                self.mlp[2].weight.zero_()
+                self.mlp[2].bias.zero_()
 
     def keys(self, x: torch.Tensor) -> torch.Tensor:
         """x (..., F) -> unit keys (..., nh, d)."""
@@ -94,17 +99,25 @@ class ICLModule(nn.Module):
 
 
 class ICLHead:
-    """Head wrapper: caches the profile keys; scores all states in one batched pass."""
+    """Head wrapper: caches the profile keys; scores all states in one batched pass.
 
-    def __init__(self, module: ICLModule, name: str = "icl"):
-        self.module = module.eval()
+    ``parts`` are (module, feature slice) pairs whose logits are summed: one pair for a plain
+    head; for the residual head, the adapter-free head over the pooled slice plus the adapter's
+    head over the adapter slice.
+    """
+
+    def __init__(self, module: ICLModule | None = None, name: str = "icl", parts: list[tuple[ICLModule, slice]] | None = None):
+        self.parts = parts if parts is not None else [(module, slice(None))]
+        for m, _ in self.parts:
+            m.eval()
         self.name = name
 
     @torch.no_grad()
     def fit(self, features: torch.Tensor, scores: torch.Tensor, fingerprint: str) -> ProfileState:
-        kp = self.module.keys(features.float())  # (N, nh, d)
-        y = self.module.labels(scores)  # (N,)
-        return ProfileState(self.name, fingerprint, len(y), {"keys": kp, "y": y})
+        x = features.float()
+        keys = [m.keys(x[:, cols]) for m, cols in self.parts]  # each (N, nh, d)
+        y = self.parts[0][0].labels(scores)  # (N,)
+        return ProfileState(self.name, fingerprint, len(y), {"keys": keys, "y": y})
 
     @torch.no_grad()
     def predict(self, states: list[ProfileState], query: torch.Tensor) -> np.ndarray:
@@ -113,14 +126,18 @@ class ICLHead:
             return np.zeros((0, len(query)), dtype=np.float32)
         M = len(states)
         N = max(s.n_rows for s in states)
-        nh, d = self.module.config.n_heads, self.module.config.dim
         dev = query.device
-        kp = torch.zeros(M, N, nh, d, device=dev)  # (M, N, nh, d)
         y = torch.zeros(M, N, device=dev)  # (M, N)
         mask = torch.zeros(M, N, dtype=torch.bool, device=dev)  # (M, N)
         for m, s in enumerate(states):
-            kp[m, : s.n_rows] = s.data["keys"]
             y[m, : s.n_rows] = s.data["y"]
             mask[m, : s.n_rows] = True
-        kq = self.module.keys(query.float()).unsqueeze(0).expand(M, -1, -1, -1)  # (M, Q, nh, d)
-        return torch.sigmoid(self.module.logits(kp, y, mask, kq)).cpu().numpy()  # (M, Q)
+        logits = torch.zeros(M, len(query), device=dev)  # (M, Q)
+        for i, (module, cols) in enumerate(self.parts):
+            nh, d = module.config.n_heads, module.config.dim
+            kp = torch.zeros(M, N, nh, d, device=dev)  # (M, N, nh, d)
+            for m, s in enumerate(states):
+                kp[m, : s.n_rows] = s.data["keys"][i]
+            kq = module.keys(query[:, cols].float()).unsqueeze(0).expand(M, -1, -1, -1)  # (M, Q, nh, d)
+            logits += module.logits(kp, y, mask, kq)
+        return torch.sigmoid(logits).cpu().numpy()  # (M, Q)
