@@ -92,7 +92,7 @@ def test_cli_arguments():
 def test_residual_head_starts_as_the_ablation_and_trains(data, backbone, tmp_path):
     from valuemodel.model import V0Config, V0Modules
 
-    cfg = V0Config.for_backbone(backbone.hidden_size, residual="adapter")
+    cfg = V0Config.for_backbone(backbone.hidden_size, residual=True)
     cfg.icl.zero_init = True
     fresh = V0(cfg, V0Modules(cfg), backbone)
     texts = ["A question about poetry number 3", "A question about arithmetic number 9", "A question about geography number 2"]
@@ -105,7 +105,7 @@ def test_residual_head_starts_as_the_ablation_and_trains(data, backbone, tmp_pat
     p_abl = ablation.predict([ablation.fit_profile(pooled[:2], [1.0, 0.0])], pooled)
     np.testing.assert_allclose(p_icl, p_abl, rtol=0, atol=1e-6)  # zero-started residual
 
-    train(config(data, tmp_path / "r", residual="adapter"), backbone=backbone, progress=False)
+    train(config(data, tmp_path / "r", residual=True), backbone=backbone, progress=False)
     v0 = V0.load(tmp_path / "r" / "best", backbone=backbone)
     assert v0.config.residual and v0.features == "adapter+pooled"
     feats = v0.encode(texts)
@@ -115,10 +115,24 @@ def test_residual_head_starts_as_the_ablation_and_trains(data, backbone, tmp_pat
     assert not np.allclose(p_icl, p_abl, atol=1e-4)  # the residual learned something
 
 
-def test_residual_control_uses_no_adapter(data, backbone, tmp_path):
-    train(config(data, tmp_path / "c", residual="pooled"), backbone=backbone, progress=False)
+@pytest.mark.parametrize("icl_features,residual,kind", [("pooled", True, "pooled"), ("adapter+pooled", False, "adapter+pooled")])
+def test_icl_feature_choices_train_and_load(data, backbone, tmp_path, icl_features, residual, kind):
+    train(config(data, tmp_path / "c", residual=residual, icl_features=icl_features), backbone=backbone, progress=False)
     v0 = V0.load(tmp_path / "c" / "best", backbone=backbone)
-    assert v0.features == "pooled" and v0.feature_dim == backbone.hidden_size
+    assert v0.features == kind and v0.config.icl.in_dim == v0.feature_dim
     texts = ["A question about poetry number 3", "A question about arithmetic number 9"]
     feats = v0.encode(texts)
     assert v0.predict([v0.fit_profile(feats, [1.0, 0.0])], feats).shape == (1, 2)
+
+
+def test_state_cache_encodes_only_missing_prompts(backbone, tmp_path):
+    from valuemodel.cache import get_states
+
+    first = {"a": "A question about poetry", "b": "A question about chemistry"}
+    states = get_states(backbone, "tiny", first, tmp_path)
+    again = get_states(backbone, "tiny", {"c": "A question about geography", **first}, tmp_path)
+    assert set(again.prompt_ids) == {"a", "b", "c"}
+    torch.testing.assert_close(again.pooled[:2], states.pooled)  # kept, not recomputed
+    fresh = get_states(backbone, "other", {"c": "A question about geography"}, tmp_path)
+    torch.testing.assert_close(again.pooled[2], fresh.pooled[0], atol=1e-5, rtol=0)
+    assert get_states(backbone, "tiny", {"a": first["a"]}, tmp_path).prompt_ids == again.prompt_ids

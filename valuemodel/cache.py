@@ -81,15 +81,29 @@ def load_states(path: Path) -> TokenStates:
     return TokenStates(prompt_ids, t["tokens"], t["lengths"], t["pooled"])
 
 
+def merge_states(a: TokenStates, b: TokenStates) -> TokenStates:
+    """Rows of ``a`` followed by those of ``b`` (same backbone window)."""
+    return TokenStates(
+        a.prompt_ids + b.prompt_ids,
+        torch.cat([a.tokens, b.tokens]),
+        torch.cat([a.lengths, b.lengths]),
+        torch.cat([a.pooled, b.pooled]),
+    )
+
+
 def get_states(
     backbone: Backbone, name: str, texts: dict[str, str], root: str | Path, batch_size: int = 32
 ) -> TokenStates:
-    """Load the cached states of ``texts`` for this backbone, computing what is missing."""
+    """Load the cached states of ``texts`` for this backbone, computing only what is missing
+    (the cache file then holds the union)."""
     path = cache_file(Path(root), name, backbone)
-    if path.is_file():
-        states = load_states(path)
-        if set(texts) <= set(states.prompt_ids):
-            return states
-    states = build_states(backbone, texts, batch_size=batch_size, desc=name)
+    cached = load_states(path) if path.is_file() else None
+    have = set(cached.prompt_ids) if cached is not None else set()
+    missing = {p: t for p, t in texts.items() if p not in have}
+    if cached is not None and not missing:
+        return cached
+    states = build_states(backbone, missing, batch_size=batch_size, desc=name)
+    if cached is not None:
+        states = merge_states(cached, states)
     save_states(path, states)
     return states

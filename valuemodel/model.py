@@ -8,11 +8,11 @@ Heads: ``icl`` (built-in, trained with the adapter; the default), ``knn`` (basel
 ``tabpfn`` (the paper's head; needs a checkpoint) and ``noadapter`` (the adapter-free ablation:
 the same kind of in-context head, trained on the backbone's pooled embedding).
 
-With ``residual = "adapter"`` in the config, ``icl`` is the ablation head plus a head over the
-adapter features whose logit is added to it (starting at zero, trained on what the ablation gets
-wrong): removing the adapter leaves exactly ``noadapter``. Its features are then the adapter
-features followed by the pooled embedding (kind ``adapter+pooled``). ``residual = "pooled"`` is
-the control: the same two heads, both over the pooled embedding, with no adapter at all.
+The ``icl`` head reads ``icl_features``: the adapter's output (``adapter``), or that followed by
+the pooled embedding (``adapter+pooled``); ``pooled`` is a control with no adapter. With
+``residual``, its logit is added to the ablation head's (``noadapter``, over the pooled
+embedding) and starts at zero, so it learns only what the ablation gets wrong; the features are
+then ``adapter+pooled`` (or ``pooled`` for the control).
 """
 
 from __future__ import annotations
@@ -49,8 +49,8 @@ class V0Config:
     knn: KNNConfig = field(default_factory=KNNConfig)
     tabpfn: TabPFNConfig = field(default_factory=TabPFNConfig)
     default_head: str = "icl"
-    residual: str = ""  # "adapter": icl = ablation head + a zero-started head over the adapter
-    # features; "pooled": the control, that second head over the pooled embedding; "": plain icl
+    icl_features: str = "adapter"  # what the icl head reads: adapter | adapter+pooled | pooled
+    residual: bool = False  # icl logit = ablation head's logit + the icl head's (zero-started)
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -65,7 +65,8 @@ class V0Config:
             knn=KNNConfig(**d.get("knn", {})),
             tabpfn=TabPFNConfig(**d.get("tabpfn", {})),
             default_head=d.get("default_head", "icl"),
-            residual=d.get("residual", ""),
+            icl_features=d.get("icl_features", "adapter"),
+            residual=bool(d.get("residual", False)),
         )
 
     @classmethod
@@ -152,9 +153,17 @@ class V0:
         return save_checkpoint(path, {"model": self.config.to_dict(), **(extra or {})}, state)
 
     def head_features(self, head: str) -> str:
-        if head == "icl" and self.config.residual:
-            return {"adapter": "adapter+pooled", "pooled": "pooled"}[self.config.residual]
-        return HEAD_FEATURES[head]
+        if head != "icl":
+            return HEAD_FEATURES[head]
+        own = self.config.icl_features
+        return "adapter+pooled" if self.config.residual and own == "adapter" else own
+
+    def _slice(self, part: str) -> slice:
+        """Columns of ``part`` (adapter | pooled | all) within this V0's features."""
+        if self.features != "adapter+pooled" or part == self.features:
+            return slice(None)
+        k = self.config.adapter.out_dim
+        return slice(0, k) if part == "adapter" else slice(k, None)
 
     def _make_head(self):
         if self.head_name == "knn":
@@ -163,12 +172,12 @@ class V0:
             return TabPFNHead(self.config.tabpfn, device=str(self.device))
         if self.head_name == "noadapter":
             return ICLHead(self.modules.ablation, name="noadapter")
+        if self.features != self.head_features("icl"):
+            raise ValueError(f"the icl head of these weights needs features {self.head_features('icl')!r}")
+        parts = [(self.modules.icl, self._slice(self.config.icl_features))]
         if self.config.residual:
-            if self.features != self.head_features("icl"):
-                raise ValueError(f"the residual icl head needs features {self.head_features('icl')!r}")
-            k = self.config.adapter.out_dim if self.features == "adapter+pooled" else 0
-            return ICLHead(name="icl", parts=[(self.modules.ablation, slice(k, None)), (self.modules.icl, slice(0, k or None))])
-        return ICLHead(self.modules.icl, name="icl")
+            parts.insert(0, (self.modules.ablation, self._slice("pooled")))
+        return ICLHead(name="icl", parts=parts)
 
     def _fingerprint(self) -> str:
         h = hashlib.sha256()

@@ -3,10 +3,10 @@
 Loss per episode: soft cross-entropy of the query rows against their scores in [0, 1], plus
 ``alpha`` times a pairwise ranking loss (RankNet) over query pairs with different scores. The
 adapter-free ablation head is trained on the same episodes from the pooled embeddings, with its
-own parameters. With ``--residual adapter`` the default head's logit is the ablation's (held
-fixed in that loss) plus a zero-started head over the adapter features, so the adapter learns
-only what the pooled embedding misses; ``--residual pooled`` is its control (the second head
-over the pooled embedding: two heads, no adapter). Backbone states are computed once and cached (float16). Every ``save_every``
+own parameters. ``--icl-features`` picks what the default head reads (the adapter's output,
+that plus the pooled embedding, or, as a control, the pooled embedding alone). With
+``--residual`` its logit is added to the ablation's (held fixed in that loss) and starts at
+zero, so it learns only what the ablation gets wrong. Backbone states are computed once and cached (float16). Every ``save_every``
 steps the run folder gets ``last/`` (config.json + model.safetensors + optimizer.safetensors),
 which ``--resume`` continues from; the best validation checkpoint is kept in ``best/``.
 
@@ -71,7 +71,8 @@ class TrainConfig:
     token_dim: int = 96
     pooled_skip: bool = True
     dropout: float = 0.1
-    residual: str = ""  # "adapter" | "pooled" (control) | "": see V0Config.residual
+    icl_features: str = "adapter"  # adapter | adapter+pooled | pooled (control): see V0Config
+    residual: bool = False  # icl logit = ablation logit (fixed) + icl head's
 
 
 # ---- loss --------------------------------------------------------------------------------
@@ -145,6 +146,11 @@ def features(modules: V0Modules, table: Table, rows: np.ndarray, chunk: int = 51
     return torch.cat(out_a), torch.cat(out_p)
 
 
+def icl_input(cfg: TrainConfig, fa: torch.Tensor, fp: torch.Tensor) -> torch.Tensor:
+    """What the default head reads, from adapter features (R, K d) and pooled embeddings (R, H)."""
+    return {"adapter": fa, "pooled": fp, "adapter+pooled": torch.cat([fa, fp], -1)}[cfg.icl_features]
+
+
 # ---- validation --------------------------------------------------------------------------
 @torch.no_grad()
 def validate(modules: V0Modules, tables: list[Table], cfg: TrainConfig) -> dict:
@@ -175,7 +181,7 @@ def validate(modules: V0Modules, tables: list[Table], cfg: TrainConfig) -> dict:
                 qi = torch.as_tensor([where[r] for r in qr.tolist()])
                 y = torch.as_tensor(py)[None]
                 ones = torch.ones_like(y, dtype=torch.bool)
-                fi = fp if cfg.residual == "pooled" else fa
+                fi = icl_input(cfg, fa, fp)
                 li = modules.icl(fi[pi][None], y, ones, fi[qi][None])[0]
                 la = modules.ablation(fp[pi][None], y, ones, fp[qi][None])[0]
                 if cfg.residual:
@@ -246,8 +252,9 @@ def train(
     mcfg.adapter.token_dim = cfg.token_dim
     mcfg.adapter.pooled_skip = cfg.pooled_skip
     mcfg.adapter.dropout = cfg.dropout
-    mcfg.icl.in_dim = backbone.hidden_size if cfg.residual == "pooled" else mcfg.adapter.out_dim
-    mcfg.residual, mcfg.icl.zero_init = cfg.residual, bool(cfg.residual)
+    mcfg.icl_features, mcfg.residual, mcfg.icl.zero_init = cfg.icl_features, cfg.residual, cfg.residual
+    H, K = backbone.hidden_size, mcfg.adapter.out_dim
+    mcfg.icl.in_dim = {"adapter": K, "pooled": H, "adapter+pooled": K + H}[cfg.icl_features]
     modules = V0Modules(mcfg)
     opt = torch.optim.AdamW(modules.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     start, best, history = 0, -1.0, []
@@ -283,7 +290,7 @@ def train(
         px, py, pm, qx, qy, qm = pad_episodes(fp, episodes)
         base = modules.ablation(px, py, pm, qx)  # (E, Q)
         loss = episode_loss(base, qy, qm, cfg.alpha)
-        px, py, pm, qx, qy, qm = pad_episodes(fp if cfg.residual == "pooled" else fa, episodes)
+        px, py, pm, qx, qy, qm = pad_episodes(icl_input(cfg, fa, fp), episodes)
         logits = modules.icl(px, py, pm, qx)
         if cfg.residual:
             logits = logits + base.detach()
@@ -334,8 +341,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--n-queries", type=int, default=d.n_queries)
     parser.add_argument("--query-dim", type=int, default=d.query_dim)
     parser.add_argument("--token-dim", type=int, default=d.token_dim, help="PCA width of token states (0: off)")
-    parser.add_argument("--residual", choices=["", "adapter", "pooled"], default=d.residual,
-                        help="adapter: default head = ablation head + a residual head over the adapter features; pooled: its control")
+    parser.add_argument("--icl-features", choices=["adapter", "adapter+pooled", "pooled"], default=d.icl_features,
+                        help="what the default head reads (pooled: a control without the adapter)")
+    parser.add_argument("--residual", action="store_true", help="default head's logit = ablation's + its own")
     parser.add_argument("--no-pooled-skip", dest="pooled_skip", action="store_false", help="adapter without the pooled skip")
     parser.add_argument("--resume", action="store_true", help="continue from OUT/last")
     parser.add_argument("--export", default=None, help="copy the best checkpoint here when done")
