@@ -73,6 +73,8 @@ class TrainConfig:
     dropout: float = 0.1
     icl_features: str = "adapter"  # adapter | adapter+pooled | pooled (control): see V0Config
     residual: bool = False  # icl logit = ablation logit (fixed) + icl head's
+    flip: float = 0.0  # share of episodes whose scores are mirrored (1 - s): a model that is
+    # good where the real one is bad, so the heads must read the profile, not recall prompts
 
 
 # ---- loss --------------------------------------------------------------------------------
@@ -286,11 +288,13 @@ def train(
         rows, episodes = sample_step(
             table, rng, n_models=cfg.models_per_step, profile_size=cfg.profile_size, query_size=cfg.query_size
         )
+        flip = torch.as_tensor(rng.random(len(episodes)) < cfg.flip)[:, None]  # (E, 1)
         fa, fp = features(modules, table, rows)
         px, py, pm, qx, qy, qm = pad_episodes(fp, episodes)
+        py, qy = torch.where(flip, 1 - py, py), torch.where(flip, 1 - qy, qy)
         base = modules.ablation(px, py, pm, qx)  # (E, Q)
         loss = episode_loss(base, qy, qm, cfg.alpha)
-        px, py, pm, qx, qy, qm = pad_episodes(icl_input(cfg, fa, fp), episodes)
+        px, _, _, qx, _, _ = pad_episodes(icl_input(cfg, fa, fp), episodes)
         logits = modules.icl(px, py, pm, qx)
         if cfg.residual:
             logits = logits + base.detach()
@@ -343,6 +347,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--token-dim", type=int, default=d.token_dim, help="PCA width of token states (0: off)")
     parser.add_argument("--icl-features", choices=["adapter", "adapter+pooled", "pooled"], default=d.icl_features,
                         help="what the default head reads (pooled: a control without the adapter)")
+    parser.add_argument("--flip", type=float, default=d.flip, help="share of training episodes with mirrored scores")
     parser.add_argument("--residual", action="store_true", help="default head's logit = ablation's + its own")
     parser.add_argument("--no-pooled-skip", dest="pooled_skip", action="store_false", help="adapter without the pooled skip")
     parser.add_argument("--resume", action="store_true", help="continue from OUT/last")
