@@ -70,7 +70,7 @@ class TrainConfig:
     query_dim: int = 64
     token_dim: int = 96
     pooled_skip: bool = True
-    dropout: float = 0.1
+    dropout: float = 0.3
     icl_features: str = "adapter"  # adapter | adapter+pooled | pooled (control): see V0Config
     residual: bool = False  # icl logit = ablation logit (fixed) + icl head's
     flip: float = 0.0  # share of episodes whose scores are mirrored (1 - s): a model that is
