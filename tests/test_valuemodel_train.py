@@ -136,3 +136,16 @@ def test_state_cache_encodes_only_missing_prompts(backbone, tmp_path):
     fresh = get_states(backbone, "other", {"c": "A question about geography"}, tmp_path)
     torch.testing.assert_close(again.pooled[2], fresh.pooled[0], atol=1e-5, rtol=0)
     assert get_states(backbone, "tiny", {"a": first["a"]}, tmp_path).prompt_ids == again.prompt_ids
+
+
+def test_training_does_not_depend_on_what_else_the_cache_holds(data, backbone, tmp_path):
+    """A cache file that also holds other prompts (an evaluation filled it) trains the same."""
+    from valuemodel.cache import get_states
+
+    train(config(data, tmp_path / "a", cache=str(tmp_path / "c1")), backbone=backbone, progress=False)
+    get_states(backbone, "tiny", {"zz": "An unrelated prompt", "aa": "Another one, longer than that"}, tmp_path / "c2")
+    train(config(data, tmp_path / "b", cache=str(tmp_path / "c2")), backbone=backbone, progress=False)
+    _, ta = load_checkpoint(tmp_path / "a" / "last")
+    _, tb = load_checkpoint(tmp_path / "b" / "last")
+    for k in ta:
+        assert torch.equal(ta[k], tb[k]), k

@@ -28,6 +28,13 @@ class TokenStates:
     def index(self) -> dict[str, int]:
         return {p: i for i, p in enumerate(self.prompt_ids)}
 
+    def subset(self, prompt_ids: list[str]) -> "TokenStates":
+        """These prompts' rows, in this order: what a training run sees does not depend on what
+        else the cache file holds or in which order it was filled."""
+        index = self.index()
+        rows = torch.as_tensor([index[p] for p in prompt_ids], dtype=torch.long)
+        return TokenStates(list(prompt_ids), self.tokens[rows], self.lengths[rows], self.pooled[rows])
+
     def batch(self, rows: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """rows (B,) -> tokens (B, T', H) float32 cut to the longest row, mask (B, T'), pooled (B, H)."""
         lengths = self.lengths[rows]  # (B,)

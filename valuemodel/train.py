@@ -97,7 +97,7 @@ def load_tables(cfg: TrainConfig, backbone: Backbone) -> list[Table]:
         if "part" in ds.outcomes.columns:
             ds = ds.select_rows(ds.outcomes["part"].isin(cfg.dapo_parts).to_numpy())
         ds = subsample_prompts(ds, cfg.max_prompts, seed=cfg.seed)
-        states = get_states(backbone, name, ds.prompts, cfg.cache)
+        states = get_states(backbone, name, ds.prompts, cfg.cache).subset(sorted(ds.prompts))
         table = build_table(ds, states, val_prompt_frac=cfg.val_prompt_frac, seed=cfg.seed + i)
         log.info("%s: %d prompts, %d train models, held-out models %s", name, len(ds.prompts), len(table.train_models), table.val_models)
         tables.append(table)
