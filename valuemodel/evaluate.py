@@ -23,7 +23,7 @@ import torch
 
 from .data import Dataset, load_dataset, split_by_prompt
 from .metrics import intra_auc
-from .model import FEATURES, V0, feature_kinds
+from .model import FEATURES, V0, feature_of
 
 FeatureCache = dict[str, torch.Tensor]  # prompt_id -> (F,)
 
@@ -37,7 +37,8 @@ def encode_features(v0: V0, texts: dict[str, str], batch_size: int = 32) -> dict
         chunk = ids[s : s + batch_size]
         enc = v0.backbone.encode([texts[p] for p in chunk])
         fa = v0.modules.adapter(enc.tokens.to(v0.device), enc.mask.to(v0.device), enc.pooled.to(v0.device)).cpu()
-        for kind, f in feature_kinds(fa, enc.pooled.cpu()).items():
+        for kind in FEATURES:
+            f = feature_of(kind, fa, enc.pooled.cpu())
             for i, p in enumerate(chunk):
                 out[kind][p] = f[i]
     return out
@@ -55,7 +56,9 @@ def encode_features_cached(v0: V0, name: str, texts: dict[str, str], cache: str 
     for s in range(0, len(ids), chunk):
         part = ids[s : s + chunk]
         tokens, mask, pooled = states.batch(torch.as_tensor([index[p] for p in part]))
-        for kind, f in feature_kinds(v0.modules.adapter(tokens, mask, pooled), pooled).items():
+        fa = v0.modules.adapter(tokens, mask, pooled)
+        for kind in FEATURES:
+            f = feature_of(kind, fa, pooled)
             for i, p in enumerate(part):
                 out[kind][p] = f[i]
     return out

@@ -35,9 +35,15 @@ FEATURES = ("adapter", "pooled", "adapter+pooled")
 HEAD_FEATURES = {"icl": "adapter", "tabpfn": "adapter", "knn": "pooled", "noadapter": "pooled"}
 
 
-def feature_kinds(adapter: torch.Tensor, pooled: torch.Tensor) -> dict[str, torch.Tensor]:
-    """Adapter features (B, K d) and pooled embeddings (B, H) -> every feature kind."""
-    return {"adapter": adapter, "pooled": pooled, "adapter+pooled": torch.cat([adapter, pooled], -1)}
+def feature_of(kind: str, adapter: torch.Tensor, pooled: torch.Tensor) -> torch.Tensor:
+    """Adapter features (B, K d) and pooled embeddings (B, H) -> features of ``kind`` (B, F)."""
+    if kind == "adapter+pooled":
+        return torch.cat([adapter, pooled], -1)
+    return {"adapter": adapter, "pooled": pooled}[kind]
+
+
+def feature_width(kind: str, adapter_dim: int, hidden_size: int) -> int:
+    return {"adapter": adapter_dim, "pooled": hidden_size, "adapter+pooled": adapter_dim + hidden_size}[kind]
 
 
 @dataclass
@@ -193,8 +199,7 @@ class V0:
 
     @property
     def feature_dim(self) -> int:
-        k, h = self.config.adapter.out_dim, self.config.adapter.hidden_size
-        return {"adapter": k, "pooled": h, "adapter+pooled": k + h}[self.features]
+        return feature_width(self.features, self.config.adapter.out_dim, self.config.adapter.hidden_size)
 
     # ---- features -----------------------------------------------------------------------
     @torch.no_grad()
@@ -203,7 +208,7 @@ class V0:
         if self.features == "pooled":
             return enc.pooled
         tokens, mask, pooled = (t.to(self.device) for t in (enc.tokens, enc.mask, enc.pooled))
-        return feature_kinds(self.modules.adapter(tokens, mask, pooled), pooled)[self.features]  # (B, F)
+        return feature_of(self.features, self.modules.adapter(tokens, mask, pooled), pooled)  # (B, F)
 
     @torch.no_grad()
     def encode(self, texts: list[str], batch_size: int = 32) -> torch.Tensor:

@@ -6,9 +6,10 @@ adapter-free ablation head is trained on the same episodes from the pooled embed
 own parameters. ``--icl-features`` picks what the default head reads (the adapter's output,
 that plus the pooled embedding, or, as a control, the pooled embedding alone). With
 ``--residual`` its logit is added to the ablation's (held fixed in that loss) and starts at
-zero, so it learns only what the ablation gets wrong. Backbone states are computed once and cached (float16). Every ``save_every``
-steps the run folder gets ``last/`` (config.json + model.safetensors + optimizer.safetensors),
-which ``--resume`` continues from; the best validation checkpoint is kept in ``best/``.
+zero, so it learns only what the ablation gets wrong. Backbone states are computed once and
+cached (float16). Every ``save_every`` steps the run folder gets ``last/`` (config.json +
+model.safetensors + optimizer.safetensors), which ``--resume`` continues from; the best
+validation checkpoint is kept in ``best/``.
 
 Only the datasets named with ``--datasets`` are used; for ``dapomath`` only the parts named with
 ``--dapo-parts`` (default: ``context``) so its ``train``/``validity`` prompts stay unseen.
@@ -37,7 +38,7 @@ from .checkpoint import load_checkpoint, save_checkpoint
 from .data import load_dataset, subsample_prompts
 from .episodes import Table, build_table, pad_episodes, sample_step
 from .metrics import intra_auc
-from .model import V0Config, V0Modules
+from .model import V0Config, V0Modules, feature_of, feature_width
 
 log = logging.getLogger(__name__)
 
@@ -148,11 +149,6 @@ def features(modules: V0Modules, table: Table, rows: np.ndarray, chunk: int = 51
     return torch.cat(out_a), torch.cat(out_p)
 
 
-def icl_input(cfg: TrainConfig, fa: torch.Tensor, fp: torch.Tensor) -> torch.Tensor:
-    """What the default head reads, from adapter features (R, K d) and pooled embeddings (R, H)."""
-    return {"adapter": fa, "pooled": fp, "adapter+pooled": torch.cat([fa, fp], -1)}[cfg.icl_features]
-
-
 # ---- validation --------------------------------------------------------------------------
 @torch.no_grad()
 def validate(modules: V0Modules, tables: list[Table], cfg: TrainConfig) -> dict:
@@ -174,6 +170,7 @@ def validate(modules: V0Modules, tables: list[Table], cfg: TrainConfig) -> dict:
                 prof[m] = (tr.rows[idx], tr.scores[idx])
             need = np.unique(np.concatenate([r for r, _ in prof.values()] + [t.val[m].rows for m in models]))
             fa, fp = features(modules, t, need)
+            fi = feature_of(cfg.icl_features, fa, fp)  # what the default head reads
             where = {r: i for i, r in enumerate(need.tolist())}
             res_icl, res_abl = {}, {}
             for m in models:
@@ -183,7 +180,6 @@ def validate(modules: V0Modules, tables: list[Table], cfg: TrainConfig) -> dict:
                 qi = torch.as_tensor([where[r] for r in qr.tolist()])
                 y = torch.as_tensor(py)[None]
                 ones = torch.ones_like(y, dtype=torch.bool)
-                fi = icl_input(cfg, fa, fp)
                 li = modules.icl(fi[pi][None], y, ones, fi[qi][None])[0]
                 la = modules.ablation(fp[pi][None], y, ones, fp[qi][None])[0]
                 if cfg.residual:
@@ -255,8 +251,7 @@ def train(
     mcfg.adapter.pooled_skip = cfg.pooled_skip
     mcfg.adapter.dropout = cfg.dropout
     mcfg.icl_features, mcfg.residual, mcfg.icl.zero_init = cfg.icl_features, cfg.residual, cfg.residual
-    H, K = backbone.hidden_size, mcfg.adapter.out_dim
-    mcfg.icl.in_dim = {"adapter": K, "pooled": H, "adapter+pooled": K + H}[cfg.icl_features]
+    mcfg.icl.in_dim = feature_width(cfg.icl_features, mcfg.adapter.out_dim, backbone.hidden_size)
     modules = V0Modules(mcfg)
     opt = torch.optim.AdamW(modules.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     start, best, history = 0, -1.0, []
@@ -294,7 +289,7 @@ def train(
         py, qy = torch.where(flip, 1 - py, py), torch.where(flip, 1 - qy, qy)
         base = modules.ablation(px, py, pm, qx)  # (E, Q)
         loss = episode_loss(base, qy, qm, cfg.alpha)
-        px, _, _, qx, _, _ = pad_episodes(icl_input(cfg, fa, fp), episodes)
+        px, _, _, qx, _, _ = pad_episodes(feature_of(cfg.icl_features, fa, fp), episodes)
         logits = modules.icl(px, py, pm, qx)
         if cfg.residual:
             logits = logits + base.detach()
