@@ -14,7 +14,9 @@ from typing import Any
 from fastapi import FastAPI
 
 from router.api import admin_keys, admin_profiles, feedback, health, openai, route
+from router.api.admin_profiles import DeleteRows
 from router.api.errors import install_error_handlers
+from router.api.openapi import install_openapi
 from router.keys import KeyTable
 from router.policies import load_policies
 from router.profiles.features import FeatureCache
@@ -22,7 +24,9 @@ from router.profiles.scorer import V0Scorer
 from router.profiles.seed import seed_default_profiles
 from router.profiles.service import ProfileService
 from router.runtime import PolicyWatcher, ScorerFactory, stand_in_scorer
+from router.protocol import ChatCompletionRequest, FeedbackRequest
 from router.settings import Settings
+from router.store.key_models import ClientKeyCreate
 from router.store.db import make_engine
 from router.store.writer import DecisionWriter
 
@@ -99,6 +103,7 @@ def create_app(settings: Settings | None = None, *, scorer_factory: ScorerFactor
     app = FastAPI(title="V0 Gateway", version="0.2.0", lifespan=lifespan)
     app.state.settings = settings
     install_error_handlers(app)
+    install_openapi(app, [ChatCompletionRequest, FeedbackRequest, ClientKeyCreate, DeleteRows])
     for module in (openai, route, feedback, admin_profiles, admin_keys, health):
         app.include_router(module.router)
     if settings.debug_timing:

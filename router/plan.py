@@ -8,8 +8,10 @@ when given, else the policy's.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
+from router.policies import Policies
 from router.protocol import ChatCompletionRequest, GatewayError
 from router.routing import Decision, Estimate, decide, expected_cost
 from router.runtime import Runtime
@@ -32,10 +34,23 @@ class Plan:
     profile_versions: dict[str, int] = field(default_factory=dict)
     strategy: str | None = None
     prompt_tokens: int | None = None
+    extra_params: frozenset[str] = frozenset()  # non-OpenAI request fields forwarded upstream
 
 
 def new_decision_id() -> str:
     return uuid.uuid4().hex
+
+
+def allowed_extras(req: ChatCompletionRequest, policies: Policies, reachable: Sequence[str]) -> frozenset[str]:
+    """The request's non-OpenAI fields, when every reachable candidate allows each; else 400."""
+    extras = req.extra_fields()
+    for name in extras:
+        refusing = [c for c in reachable if name not in policies.candidates[c].extra_params]
+        if refusing:
+            raise GatewayError(400, f"Unsupported parameter {name!r}: not an OpenAI chat parameter, and "
+                               f"not allowed for {', '.join(repr(c) for c in refusing)} (extra_params in "
+                               "the policies file).", param=name, code="unsupported_parameter")
+    return frozenset(extras)
 
 
 def make_plan(req: ChatCompletionRequest, runtime: Runtime, *, threshold: float | None = None) -> Plan:
@@ -47,11 +62,14 @@ def make_plan(req: ChatCompletionRequest, runtime: Runtime, *, threshold: float 
             raise GatewayError(404, f"The model '{req.model}' does not exist; use 'auto', "
                                "'router/<policy>' or a candidate name (GET /v1/models).",
                                param="model", code="model_not_found")
-        return Plan(new_decision_id(), req.model, None, req.model, text, reason="unrouted")
+        extras = allowed_extras(req, policies, [req.model])
+        return Plan(new_decision_id(), req.model, None, req.model, text, reason="unrouted",
+                    extra_params=extras)
     policy = policies.policies.get(policy_name)
     if policy is None:
         raise GatewayError(404, f"The policy '{policy_name}' does not exist (GET /v1/models).",
                            param="model", code="policy_not_found")
+    extras = allowed_extras(req, policies, policy.candidates)
     threshold = policy.threshold if threshold is None else threshold
     scored = runtime.scorer.score(text, policy.candidates, profile_size=policy.profile_size)
     tokens = count_prompt_tokens(req.upstream_messages())
@@ -64,4 +82,4 @@ def make_plan(req: ChatCompletionRequest, runtime: Runtime, *, threshold: float 
                                 strategy=policy.strategy, lam=policy.lambda_)
     return Plan(new_decision_id(), req.model, policy_name, decision.chosen, text, decision.fallbacks,
                 decision.estimates, threshold, decision.p_success, decision.reason,
-                dict(scored.profile_versions), policy.strategy, tokens)
+                dict(scored.profile_versions), policy.strategy, tokens, extras)

@@ -40,6 +40,9 @@ class CandidateSpec(_Strict):
     output_price: float | None = Field(default=None, ge=0)  # USD per 1M output tokens
     timeout: float = Field(default=60.0, gt=0)  # seconds per upstream attempt
     num_retries: int = Field(default=1, ge=0)
+    # Request fields outside the OpenAI chat API that clients may send to this candidate (e.g. a
+    # provider's ``top_k``); forwarded only when every candidate a request can reach lists them.
+    extra_params: list[str] = Field(default_factory=list)
 
 
 class PolicySpec(_Strict):
@@ -126,9 +129,12 @@ def _check_references(spec: PolicyFile, path: str | Path, lines: dict[tuple[str,
     def fail(loc: tuple[str, ...], reason: str) -> None:
         raise PolicyError(path, _line_for(lines, loc), reason)
 
-    for name in spec.candidates:
+    for name, cand in spec.candidates.items():
         if name == AUTO_MODEL or name.startswith(POLICY_PREFIX):
             fail(("candidates", name), f"candidate name {name!r} is reserved")
+        for i, param in enumerate(cand.extra_params):
+            if reason := forbidden_extra_param(param):
+                fail(("candidates", name, "extra_params", str(i)), f"candidate {name!r}: {reason}")
     if spec.default_policy not in spec.policies:
         fail(("default_policy",), f"default_policy {spec.default_policy!r} is not a defined policy")
     for pname, policy in spec.policies.items():
@@ -140,6 +146,26 @@ def _check_references(spec: PolicyFile, path: str | Path, lines: dict[tuple[str,
         if policy.fallback not in policy.candidates:
             fail(("policies", pname, "fallback"),
                  f"policy {pname!r}: fallback {policy.fallback!r} is not one of its candidates")
+
+
+# Call controls LiteLLM takes from its keyword arguments besides its own params table: where and how
+# to call (credentials, endpoints, headers, retries, fallbacks, fabricated answers).
+_CALL_CONTROLS = frozenset({"base_url", "api_base", "api_key", "api_version", "organization", "timeout",
+                            "extra_headers", "extra_body", "extra_query", "headers", "drop_params",
+                            "additional_drop_params", "user_config", "deployment_id", "model_list"})
+
+
+def forbidden_extra_param(param: str) -> str | None:
+    """Why ``param`` cannot be an ``extra_params`` entry (None when it can)."""
+    from litellm.types.utils import all_litellm_params  # heavy; imported only to check the file
+
+    from router.protocol import ChatCompletionRequest
+
+    if param in ChatCompletionRequest.model_fields:
+        return f"{param!r} is an OpenAI chat parameter already (no need to list it)"
+    if param in _CALL_CONTROLS or param in all_litellm_params:
+        return f"{param!r} is a LiteLLM call control and can never come from a client"
+    return None
 
 
 def _resolve_prices(name: str, cand: CandidateSpec, path: str | Path,

@@ -1,14 +1,32 @@
 """OpenAI chat-completions wire types and the one error envelope.
 
-Requests are typed; fields we do not model are allowed (``extra="allow"``) and passed upstream
-unchanged. Fields that the OpenAI spec lacks are marked ``# V0 extension`` where declared.
+Requests are typed. The client chooses a model, messages and the OpenAI chat parameters declared
+here; it never chooses where or how the gateway calls an upstream. A top-level field that is not
+declared is kept aside (``model_extra``) and refused by the plan unless every candidate the request
+can reach lists it in ``extra_params`` (policies.yaml); LiteLLM's call controls (``api_base``,
+``api_key``, ``fallbacks``, ``mock_response``, ...) can never be listed. Message objects stay open
+(fields such as ``refusal`` or ``annotations`` come back from earlier answers); they are content,
+not call controls. Fields that the OpenAI spec lacks are marked ``# V0 extension`` where declared.
 """
 
 from __future__ import annotations
 
-from typing import Any, Literal
+import re
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
+
+
+_BAD_TEXT = re.compile("[\x00\ud800-\udfff]")
+
+
+def text_problem(text: str) -> str | None:
+    """Why ``text`` cannot be stored or scored (None when it can): a NUL (PostgreSQL's text type
+    refuses it) or a lone UTF-16 surrogate (valid in JSON, not encodable as UTF-8)."""
+    found = _BAD_TEXT.search(text)
+    if found is None:
+        return None
+    return "contains a NUL character" if found.group() == "\x00" else "contains a lone UTF-16 surrogate"
 
 
 class _Open(BaseModel):
@@ -27,37 +45,62 @@ class StreamOptions(_Open):
     include_usage: bool | None = None
 
 
+def _number(lo: float, hi: float) -> Any:
+    """A finite number in [lo, hi] (JSON's 1e309 parses as infinity, ``NaN`` as NaN: both refused)."""
+    return Field(default=None, ge=lo, le=hi, allow_inf_nan=False)
+
+
 class ChatCompletionRequest(_Open):
-    model: str = Field(min_length=1)
+    model: str = Field(min_length=1, max_length=256)
     messages: list[ChatMessage] = Field(min_length=1)
     stream: bool = False
     stream_options: StreamOptions | None = None
-    temperature: float | None = None
-    top_p: float | None = None
-    n: int | None = Field(default=None, ge=1)
+    temperature: float | None = _number(0, 2)
+    top_p: float | None = _number(0, 1)
+    n: int | None = Field(default=None, ge=1, le=128)
     max_tokens: int | None = Field(default=None, ge=1)
     max_completion_tokens: int | None = Field(default=None, ge=1)
     stop: str | list[str] | None = None
-    presence_penalty: float | None = None
-    frequency_penalty: float | None = None
-    logit_bias: dict[str, float] | None = None
+    presence_penalty: float | None = _number(-2, 2)
+    frequency_penalty: float | None = _number(-2, 2)
+    logit_bias: dict[str, Annotated[float, Field(ge=-100, le=100, allow_inf_nan=False)]] | None = None
     logprobs: bool | None = None
-    top_logprobs: int | None = None
+    top_logprobs: int | None = Field(default=None, ge=0, le=20)
     tools: list[dict[str, Any]] | None = None
     tool_choice: str | dict[str, Any] | None = None
     parallel_tool_calls: bool | None = None
+    functions: list[dict[str, Any]] | None = None  # deprecated by OpenAI in favour of tools
+    function_call: str | dict[str, Any] | None = None  # deprecated by OpenAI in favour of tool_choice
     response_format: dict[str, Any] | None = None
     seed: int | None = None
-    user: str | None = None
+    user: str | None = Field(default=None, max_length=256)
+    reasoning_effort: str | None = Field(default=None, max_length=32)
+    modalities: list[str] | None = None
+    audio: dict[str, Any] | None = None
+    prediction: dict[str, Any] | None = None
+    service_tier: str | None = Field(default=None, max_length=32)
+    verbosity: str | None = Field(default=None, max_length=32)
+    web_search_options: dict[str, Any] | None = None
+    store: bool | None = None
+    # Accepted but never forwarded: LiteLLM reads a ``metadata`` argument as its own call data.
+    metadata: dict[str, str] | None = None
     # V0 extension (not in the OpenAI spec; SDKs send it with extra_body): this request's
     # P(success) threshold, overriding the policy's. Never forwarded upstream.
     v0_threshold: float | None = Field(default=None, ge=0, le=1, allow_inf_nan=False)
 
-    def upstream_params(self) -> dict[str, Any]:
-        """Every parameter to forward, except ``model``/``messages``/``stream*`` (set by the caller)
-        and the V0 extensions."""
-        return self.model_dump(exclude_none=True,
-                               exclude={"model", "messages", "stream", "stream_options", "v0_threshold"})
+    def extra_fields(self) -> list[str]:
+        """Top-level fields the request sent that are not declared above (refused unless allowed)."""
+        return sorted(self.model_extra or {})
+
+    def upstream_params(self, allowed_extra: frozenset[str] = frozenset()) -> dict[str, Any]:
+        """The declared OpenAI parameters the client set, plus the extra fields in ``allowed_extra``.
+        ``model``/``messages``/``stream*`` are set by the caller; V0 extensions and ``metadata``
+        never leave the gateway."""
+        params = self.model_dump(exclude_none=True, exclude={
+            "model", "messages", "stream", "stream_options", "v0_threshold", "metadata",
+            *(self.model_extra or {})})
+        params.update({k: v for k, v in (self.model_extra or {}).items() if k in allowed_extra})
+        return params
 
     def upstream_messages(self) -> list[dict[str, Any]]:
         return [m.model_dump(exclude_none=True) for m in self.messages]
@@ -111,15 +154,25 @@ class GatewayError(Exception):
         self.status = status
         self.body = ErrorBody(message=message, type=type, param=param, code=code)
 
-    def response(self) -> ErrorResponse:
-        return ErrorResponse(error=self.body)
+
+
+def validation_error(errors: Any, *, skip: tuple[str, ...] = ()) -> GatewayError:
+    """The one mapping of validation errors (pydantic's ``ValidationError`` or the list FastAPI
+    collects) to a 400: the first error, its location as ``param``, and a code: ``missing_required_
+    parameter``, ``unsupported_parameter`` (a field the schema forbids) or ``invalid_value``."""
+    found = errors.errors() if hasattr(errors, "errors") else errors
+    err = found[0] if found else {"loc": (), "msg": "invalid request", "type": "value_error"}
+    param = ".".join(str(p) for p in err["loc"] if p not in skip) or None
+    code = {"missing": "missing_required_parameter",
+            "extra_forbidden": "unsupported_parameter"}.get(err["type"], "invalid_value")
+    return GatewayError(400, f"{param}: {err['msg']}" if param else err["msg"], param=param, code=code)
 
 
 class FeedbackRequest(BaseModel):
     """POST /v1/feedback (V0 endpoint)."""
 
     model_config = ConfigDict(extra="forbid")
-    decision_id: str = Field(min_length=1, max_length=64)
+    decision_id: str = Field(min_length=1, max_length=64, pattern=r"^[!-~]+$")  # printable ASCII
     score: float = Field(ge=0, le=1, allow_inf_nan=False)
 
 

@@ -24,6 +24,9 @@ class Settings(BaseSettings):
     port: int = 8000
     # Largest request body accepted (bytes); larger bodies get 413. Bounds the prompt size too.
     max_body_bytes: int = Field(default=1_048_576, gt=0)
+    # Seconds a client has to send its whole request body (408 after); a slow client cannot hold
+    # a connection and its buffer.
+    body_read_timeout_s: float = Field(default=30.0, gt=0)
     # Seconds between checks of policies.yaml for changes (0 disables hot reload).
     policy_reload_s: float = Field(default=2.0, ge=0)
     # Decision-log writer: rows per batch, seconds between flushes, and the in-memory bound.

@@ -28,17 +28,21 @@ STRONG_IN, STRONG_OUT = 10.0, 30.0
 SCORES = {"ok": 0.8, "strong": 0.95, "broken": 0.9, "dead": 0.9, "slow": 0.9, "cut": 0.9}
 
 
+OK_EXTRA_PARAMS = "    extra_params: [custom_field]\n"  # "ok" accepts one non-OpenAI field
+
+
 def policies_yaml(upstream_base: str, *, threshold: float = 0.7) -> str:
     dead_base = f"http://127.0.0.1:{free_port()}/v1"
 
-    def cand(model: str, base: str, inp: float = OK_IN, out: float = OK_OUT, timeout: float = 5) -> str:
+    def cand(model: str, base: str, inp: float = OK_IN, out: float = OK_OUT, timeout: float = 5,
+             extra: str = "") -> str:
         return (f"    model: openai/{model}\n    api_base: {base}\n    input_price: {inp}\n"
-                f"    output_price: {out}\n    timeout: {timeout}\n    num_retries: 0\n")
+                f"    output_price: {out}\n    timeout: {timeout}\n    num_retries: 0\n{extra}")
 
     return (
         "default_policy: balanced\n"
         "candidates:\n"
-        f"  ok:\n{cand('fake-ok', upstream_base)}"
+        f"  ok:\n{cand('fake-ok', upstream_base, extra=OK_EXTRA_PARAMS)}"
         f"  strong:\n{cand('fake-ok', upstream_base, STRONG_IN, STRONG_OUT)}"
         f"  broken:\n{cand('fake-500', upstream_base)}"
         f"  slow:\n{cand('fake-slow', upstream_base, timeout=0.5)}"

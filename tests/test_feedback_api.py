@@ -57,8 +57,13 @@ BAD = [
     ({"decision_id": "x", "score": -0.1}, 400, "invalid_value", "score: Input should be greater than or equal to 0"),
     ({"decision_id": "x", "score": "good"}, 400, "invalid_value", "score: Input should be a valid number, unable to parse string as a number"),
     ({"score": 1}, 400, "missing_required_parameter", "decision_id: Field required"),
-    ({"decision_id": "x", "score": 1, "extra": 1}, 400, "invalid_value", "extra: Extra inputs are not permitted"),
-    (b'{"decision_id": ', 400, "invalid_json", "Malformed JSON body."),
+    ({"decision_id": "x", "score": 1, "extra": 1}, 400, "unsupported_parameter", "extra: Extra inputs are not permitted"),
+    (b'{"decision_id": ', 400, "invalid_json", "Malformed JSON: Expecting value (line 1, column 17)."),
+    ({"decision_id": "ab\u0000c", "score": 1}, 400, "invalid_text", "decision_id: text contains a NUL character."),
+    (b'{"decision_id": "ab\\ud800c", "score": 1}', 400, "invalid_text",
+     "decision_id: text contains a lone UTF-16 surrogate."),
+    ({"decision_id": "a b", "score": 1}, 400, "invalid_value", "decision_id: String should match pattern '^[!-~]+$'"),
+    (b"[" * 100_000 + b"]" * 100_000, 400, "too_deeply_nested", "JSON nested deeper than 32 levels."),
     ({"decision_id": "0" * 32, "score": 1}, 404, "decision_not_found", f"Unknown decision {'0' * 32!r}."),
 ]
 

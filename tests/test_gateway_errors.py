@@ -67,6 +67,24 @@ BAD_INPUTS = {
                    .encode(), 413, envelope(f"Request body exceeds {MAX_BODY} bytes.", code="request_too_large")),
     "non_utf8": (NON_UTF8, 400, envelope(
         f"Request body is not valid UTF-8 (byte {BAD_BYTE}).", code="invalid_encoding")),
+    "lone_surrogate_unrouted": (b'{"model": "ok", "messages": [{"role": "user", "content": "a\\ud800"}]}', 400,
+                                envelope("messages.0.content: text contains a lone UTF-16 surrogate.",
+                                         param="messages.0.content", code="invalid_text")),
+    "lone_surrogate_routed": (b'{"model": "auto", "messages": [{"role": "user", "content": "\\udfff b"}]}', 400,
+                              envelope("messages.0.content: text contains a lone UTF-16 surrogate.",
+                                       param="messages.0.content", code="invalid_text")),
+    "nul_in_prompt": (json.dumps({"model": "auto", "messages": [{"role": "user", "content": "a\x00b"}]}).encode(),
+                      400, envelope("messages.0.content: text contains a NUL character.",
+                                    param="messages.0.content", code="invalid_text")),
+    "nul_in_part": (json.dumps({"model": "ok", "messages": [{"role": "user", "content": [
+        {"type": "text", "text": "\x00"}]}]}).encode(), 400, envelope(
+        "messages.0.content.0.text: text contains a NUL character.", param="messages.0.content.0.text",
+        code="invalid_text")),
+    "nested_100k": (b'{"model": "ok", "messages": ' + b"[" * 100_000 + b"]" * 100_000 + b"}", 400, envelope(
+        "JSON nested deeper than 32 levels.", code="too_deeply_nested")),
+    "nested_40": (json.dumps({**GOOD, "tools": [{"a": [[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[1]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]}]})
+                  .encode(), 400, envelope("JSON nested deeper than 32 levels.", param="tools.0.a" + ".0" * 29,
+                                           code="too_deeply_nested")),
 }
 
 

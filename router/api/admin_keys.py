@@ -10,11 +10,13 @@ Keys are stored as sha256. Once any key exists, clients must send one (Authoriza
 from __future__ import annotations
 
 import asyncio
+from typing import Annotated
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter, Depends, Path
 from sqlmodel import Session
 
-from router.api.deps import EngineDep, KeysDep, require_admin
+from router.api.deps import EngineDep, KeysDep, json_body, require_admin
+from router.api.openapi import request_body
 from router.keys import SHOWN_PREFIX, hash_key, new_key
 from router.protocol import GatewayError
 from router.store import key_crud
@@ -23,8 +25,8 @@ from router.store.key_models import ClientKeyCreate, ClientKeyCreated, ClientKey
 router = APIRouter(prefix="/admin/keys", dependencies=[Depends(require_admin)])
 
 
-@router.post("", status_code=201)
-async def create_key(body: ClientKeyCreate, engine: EngineDep, keys: KeysDep) -> ClientKeyCreated:
+@router.post("", status_code=201, openapi_extra=request_body(ClientKeyCreate))
+async def create_key(body: Annotated[ClientKeyCreate, json_body(ClientKeyCreate)], engine: EngineDep, keys: KeysDep) -> ClientKeyCreated:
     plaintext = new_key()
 
     def write() -> ClientKeyCreated:
@@ -48,7 +50,7 @@ async def list_keys(engine: EngineDep) -> list[ClientKeyPublic]:
 
 
 @router.delete("/{key_id}")
-async def revoke_key(key_id: int, engine: EngineDep, keys: KeysDep) -> ClientKeyPublic:
+async def revoke_key(key_id: Annotated[int, Path(ge=1, le=2**31 - 1)], engine: EngineDep, keys: KeysDep) -> ClientKeyPublic:
     def write() -> ClientKeyPublic | None:
         with Session(engine) as session:
             key = key_crud.get_key(session=session, key_id=key_id)

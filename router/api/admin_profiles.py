@@ -19,12 +19,14 @@ import io
 import json
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.responses import Response
 from pydantic import BaseModel, Field
 from sqlmodel import Session
 
-from router.api.deps import EngineDep, ProfilesDep, RuntimeDep, SettingsDep, read_body, require_admin
+from router.api.body import read_body
+from router.api.deps import EngineDep, ProfilesDep, RuntimeDep, SettingsDep, json_body, require_admin
+from router.api.openapi import request_body
 from router.profiles.upload import guess_format, parse_upload
 from router.protocol import GatewayError
 from router.runtime import Runtime
@@ -42,7 +44,11 @@ class ProfileChange(BaseModel):
 
 
 class DeleteRows(BaseModel):
-    ids: list[int] = Field(min_length=1)
+    ids: list[Annotated[int, Field(ge=1, le=2**31 - 1)]] = Field(min_length=1)
+
+
+# A candidate name in the path: bounded, no NUL (the database's text type refuses it).
+ModelName = Annotated[str, Path(min_length=1, max_length=256, pattern=r"^[^\x00]+$")]
 
 
 def window_sizes(runtime: Runtime) -> dict[str, int]:
@@ -71,20 +77,20 @@ async def list_profiles(engine: EngineDep, runtime: RuntimeDep) -> list[ProfileS
 
 
 @router.post("/{model}", status_code=201)
-async def upload(model: str, request: Request, runtime: RuntimeDep, settings: SettingsDep,
+async def upload(model: ModelName, request: Request, runtime: RuntimeDep, settings: SettingsDep,
                  profiles: ProfilesDep,
                  mode: Annotated[Literal["append", "replace"], Query()] = "append",
                  format: Annotated[Literal["jsonl", "csv"] | None, Query()] = None) -> ProfileChange:
     known_model(runtime, model)
-    data = await read_body(request, settings.max_upload_bytes)
+    data = await read_body(request, settings.max_upload_bytes, timeout_s=settings.body_read_timeout_s)
     fmt = format or guess_format(request.headers.get("content-type"), data)
-    rows = parse_upload(data, fmt=fmt, max_rows=settings.max_upload_rows)
+    rows = await asyncio.to_thread(parse_upload, data, fmt=fmt, max_rows=settings.max_upload_rows)
     change = await profiles.upload(model=model, rows=rows, mode=mode)
     return ProfileChange(model=model, mode=mode, rows=change.rows, version=change.version)
 
 
 @router.get("/{model}", response_model=None)
-async def download(model: str, engine: EngineDep,
+async def download(model: ModelName, engine: EngineDep,
                    format: Annotated[Literal["jsonl", "csv"], Query()] = "jsonl") -> Response:
     def read() -> list[ProfileRowPublic]:
         with Session(engine) as session:
@@ -105,14 +111,14 @@ async def download(model: str, engine: EngineDep,
 
 
 @router.delete("/{model}")
-async def delete_profile(model: str, profiles: ProfilesDep, engine: EngineDep) -> ProfileChange:
+async def delete_profile(model: ModelName, profiles: ProfilesDep, engine: EngineDep) -> ProfileChange:
     await _require_rows(engine, model)
     change = await profiles.delete(model=model, ids=None)
     return ProfileChange(model=model, mode="delete", rows=change.rows, version=change.version)
 
 
-@router.post("/{model}/delete")
-async def delete_rows(model: str, body: DeleteRows, profiles: ProfilesDep) -> ProfileChange:
+@router.post("/{model}/delete", openapi_extra=request_body(DeleteRows))
+async def delete_rows(model: ModelName, body: Annotated[DeleteRows, json_body(DeleteRows)], profiles: ProfilesDep) -> ProfileChange:
     change = await profiles.delete(model=model, ids=sorted(set(body.ids)))
     return ProfileChange(model=model, mode="delete", rows=change.rows, version=change.version)
 

@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import hmac
-import json
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import Depends, Request
-from pydantic import ValidationError
 from sqlalchemy import Engine
 
+from router.api.body import Model, parse_model, read_body
 from router.keys import Identity, KeysUnavailable, KeyTable
 from router.profiles.service import ProfileService
 from router.protocol import ChatCompletionRequest, GatewayError
@@ -90,56 +89,24 @@ def require_admin(request: Request, settings: SettingsDep) -> None:
                            type="authentication_error", code="invalid_admin_key")
 
 
-async def read_body(request: Request, limit: int) -> bytes:
-    """The raw body, refused with 413 beyond ``limit`` bytes (a huge body is not drained)."""
-    too_big = GatewayError(413, f"Request body exceeds {limit} bytes.", param=None,
-                           code="request_too_large")
-    declared = request.headers.get("content-length", "")
-    if declared.isdigit() and int(declared) > 8 * limit:
-        raise too_big
-    body = bytearray()
-    size = 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size <= limit:
-            body += chunk
-        elif size > 8 * limit:
-            break  # stop draining a huge body
-    if size > limit:
-        raise too_big
-    return bytes(body)
-
-
 async def read_chat_request(request: Request, settings: SettingsDep) -> ChatCompletionRequest:
-    """The typed request: size limit (413), UTF-8 (400), JSON (400), schema (400), empty prompt (400)."""
-    body = await read_body(request, settings.max_body_bytes)
-    try:
-        text = body.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise GatewayError(400, f"Request body is not valid UTF-8 (byte {exc.start}).",
-                           code="invalid_encoding") from exc
-    try:
-        data = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise GatewayError(400, f"Malformed JSON: {exc.msg} (line {exc.lineno}, column {exc.colno}).",
-                           code="invalid_json") from exc
-    if not isinstance(data, dict):
-        raise GatewayError(400, "Request body must be a JSON object.", code="invalid_request")
-    try:
-        req = ChatCompletionRequest.model_validate(data)
-    except ValidationError as exc:
-        raise validation_error(exc) from exc
+    """The typed request: size (413), read time (408), UTF-8, JSON, nesting, text and schema (400),
+    empty prompt (400)."""
+    body = await read_body(request, settings.max_body_bytes, timeout_s=settings.body_read_timeout_s)
+    req = parse_model(body, ChatCompletionRequest)
     if not any(message_text(m).strip() for m in req.messages):
         raise GatewayError(400, "The prompt is empty: no message has any text.", param="messages",
                            code="empty_prompt")
     return req
 
 
-def validation_error(exc: ValidationError) -> GatewayError:
-    err = exc.errors()[0]
-    param = ".".join(str(p) for p in err["loc"]) or None
-    return GatewayError(400, f"{param}: {err['msg']}" if param else err["msg"], param=param,
-                        code="invalid_value" if err["type"] != "missing" else "missing_required_parameter")
+def json_body(model: type[Model]) -> Any:
+    """A dependency reading the body as ``model`` through the same edge checks as chat requests."""
+    async def read(request: Request, settings: SettingsDep) -> Model:
+        body = await read_body(request, settings.max_body_bytes, timeout_s=settings.body_read_timeout_s)
+        return parse_model(body, model)
+
+    return Depends(read)
 
 
 ChatRequestDep = Annotated[ChatCompletionRequest, Depends(read_chat_request)]

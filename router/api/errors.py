@@ -9,7 +9,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
 
-from router.protocol import ErrorBody, ErrorResponse, GatewayError
+from router.protocol import ErrorBody, ErrorResponse, GatewayError, validation_error
 
 log = logging.getLogger(__name__)
 
@@ -28,10 +28,8 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(RequestValidationError)
     async def _validation(_: Request, exc: RequestValidationError) -> JSONResponse:
-        err = exc.errors()[0] if exc.errors() else {"loc": (), "msg": "invalid request"}
-        param = ".".join(str(p) for p in err["loc"] if p != "body") or None
-        return envelope(400, ErrorBody(message=f"{param}: {err['msg']}" if param else err["msg"],
-                                       type="invalid_request_error", param=param, code="invalid_value"))
+        err = validation_error(list(exc.errors()), skip=("body",))
+        return envelope(err.status, err.body)
 
     @app.exception_handler(HTTPException)
     async def _http(_: Request, exc: HTTPException) -> JSONResponse:

@@ -11,31 +11,22 @@ from __future__ import annotations
 
 import asyncio
 
-from fastapi import APIRouter, Request
-from pydantic import ValidationError
+from typing import Annotated
+
+from fastapi import APIRouter
 from sqlmodel import Session
 
-from router.api.deps import ClientKeyDep, EngineDep, ProfilesDep, SettingsDep, WriterDep, read_body, validation_error
+from router.api.deps import ClientKeyDep, EngineDep, ProfilesDep, WriterDep, json_body
+from router.api.openapi import request_body
 from router.protocol import FeedbackRequest, FeedbackResponse, GatewayError
 from router.store import crud
 
 router = APIRouter(prefix="/v1")
 
 
-async def read_feedback(request: Request, limit: int) -> FeedbackRequest:
-    body = await read_body(request, limit)
-    try:
-        return FeedbackRequest.model_validate_json(body)
-    except ValidationError as exc:
-        if any(e["type"] == "json_invalid" for e in exc.errors()):
-            raise GatewayError(400, "Malformed JSON body.", code="invalid_json") from exc
-        raise validation_error(exc) from exc
-
-
-@router.post("/feedback")
-async def feedback(identity: ClientKeyDep, request: Request, settings: SettingsDep, engine: EngineDep,
-                   writer: WriterDep, profiles: ProfilesDep) -> FeedbackResponse:
-    fb = await read_feedback(request, settings.max_body_bytes)
+@router.post("/feedback", openapi_extra=request_body(FeedbackRequest))
+async def feedback(identity: ClientKeyDep, fb: Annotated[FeedbackRequest, json_body(FeedbackRequest)],
+                   engine: EngineDep, writer: WriterDep, profiles: ProfilesDep) -> FeedbackResponse:
     if not await writer.settle(fb.decision_id):
         raise GatewayError(503, "The decision is not written yet (database unreachable); retry later.",
                            type="service_unavailable", code="decision_pending")

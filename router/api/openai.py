@@ -15,7 +15,8 @@ from router.api.deps import ChatRequestDep, ClientKeyDep, RuntimeDep, SettingsDe
 from router.keys import Identity
 from router.plan import Plan, make_plan
 from router.policies import AUTO_MODEL, POLICY_PREFIX
-from router.protocol import ChatCompletionResponse, ErrorResponse, GatewayError, ModelCard, ModelList
+from router.api.openapi import request_body
+from router.protocol import ChatCompletionRequest, ChatCompletionResponse, ErrorResponse, GatewayError, ModelCard, ModelList
 from router.store.models import DecisionCreate
 from router.upstream import Upstream, answered_by, to_gateway_error
 
@@ -32,7 +33,7 @@ async def list_models(_: ClientKeyDep, runtime: RuntimeDep) -> ModelList:
     return ModelList(data=cards)
 
 
-@router.post("/chat/completions", response_model=None)
+@router.post("/chat/completions", response_model=None, openapi_extra=request_body(ChatCompletionRequest))
 async def chat_completions(identity: ClientKeyDep, req: ChatRequestDep, threshold: ThresholdDep,
                            runtime: RuntimeDep, writer: WriterDep, settings: SettingsDep,
                            request: Request) -> JSONResponse | StreamingResponse:
@@ -46,7 +47,7 @@ async def chat_completions(identity: ClientKeyDep, req: ChatRequestDep, threshol
         extra["x-v0-overhead-ms"] = f"{(time.perf_counter() - received) * 1000:.3f}"
     try:
         result = await upstream.complete(candidate=plan.chosen, messages=req.upstream_messages(),
-                                         params=req.upstream_params(), fallbacks=plan.fallbacks,
+                                         params=req.upstream_params(plan.extra_params), fallbacks=plan.fallbacks,
                                          stream=req.stream)
     except GatewayError as err:
         log.failed(err)

@@ -12,12 +12,13 @@ from fastapi import APIRouter
 
 from router.api.deps import ChatRequestDep, ClientKeyDep, RuntimeDep, ThresholdDep
 from router.plan import make_plan
-from router.protocol import RouteCandidate, RouteResponse
+from router.api.openapi import request_body
+from router.protocol import ChatCompletionRequest, RouteCandidate, RouteResponse
 
 router = APIRouter(prefix="/v1")
 
 
-@router.post("/route")
+@router.post("/route", openapi_extra=request_body(ChatCompletionRequest))
 async def route(_: ClientKeyDep, req: ChatRequestDep, threshold: ThresholdDep, runtime: RuntimeDep) -> RouteResponse:
     plan = await asyncio.to_thread(make_plan, req, runtime, threshold=threshold)
     return RouteResponse(

@@ -1,7 +1,9 @@
 """Profile uploads: JSONL (one ``{"prompt": str, "score": number}`` per line) or CSV (a header
 with ``prompt`` and ``score`` columns). The whole file is validated before anything is
 written; the first bad line is reported as ``line N: reason`` (400). Other keys/columns are
-ignored, so a downloaded profile uploads again as it is.
+ignored, so a downloaded profile uploads again as it is. A prompt may appear once per upload
+(average repeated grades of one prompt before uploading); a repeat is refused naming both lines.
+Prompts follow the gateway's text rule (no NUL, no lone surrogate).
 """
 
 from __future__ import annotations
@@ -12,9 +14,9 @@ import json
 import math
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from router.protocol import GatewayError
+from router.protocol import GatewayError, text_problem
 
 UploadFormat = Literal["jsonl", "csv"]
 
@@ -25,6 +27,13 @@ class ProfileRowIn(BaseModel):
     model_config = ConfigDict(extra="ignore", strict=True)
     prompt: str = Field(min_length=1)
     score: float = Field(ge=0, le=1, allow_inf_nan=False)
+
+    @field_validator("prompt")
+    @classmethod
+    def _text(cls, prompt: str) -> str:
+        if problem := text_problem(prompt):
+            raise ValueError(f"text {problem}")
+        return prompt
 
 
 def upload_error(line: int | None, reason: str) -> GatewayError:
@@ -46,13 +55,18 @@ def parse_upload(data: bytes, *, fmt: UploadFormat, max_rows: int) -> list[Profi
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         raise upload_error(text_line(data, exc.start), "not valid UTF-8") from exc
-    rows = _parse_csv(text) if fmt == "csv" else _parse_jsonl(text)
-    if not rows:
+    numbered = _parse_csv(text) if fmt == "csv" else _parse_jsonl(text)
+    if not numbered:
         raise upload_error(None, "the file has no rows")
-    if len(rows) > max_rows:
+    if len(numbered) > max_rows:
         raise GatewayError(413, f"line {max_rows + 1 + (fmt == 'csv')}: more than {max_rows} rows",
                            param="body", code="profile_too_large")
-    return rows
+    first: dict[str, int] = {}
+    for line, row in numbered:
+        if (seen := first.setdefault(row.prompt, line)) != line:
+            raise upload_error(line, f"prompt: the same prompt as line {seen} (one row per prompt; "
+                                     "average repeated grades first)")
+    return [row for _, row in numbered]
 
 
 def text_line(data: bytes, offset: int) -> int:
@@ -73,7 +87,7 @@ def _row(line: int, value: object) -> ProfileRowIn:
     return row
 
 
-def _parse_jsonl(text: str) -> list[ProfileRowIn]:
+def _parse_jsonl(text: str) -> list[tuple[int, ProfileRowIn]]:
     rows = []
     for n, line in enumerate(text.splitlines(), start=1):
         if not line.strip():
@@ -82,11 +96,13 @@ def _parse_jsonl(text: str) -> list[ProfileRowIn]:
             value = json.loads(line)
         except json.JSONDecodeError as exc:
             raise upload_error(n, f"malformed JSON: {exc.msg} (column {exc.colno})") from exc
-        rows.append(_row(n, value))
+        except RecursionError:
+            raise upload_error(n, "JSON nested too deeply") from None
+        rows.append((n, _row(n, value)))
     return rows
 
 
-def _parse_csv(text: str) -> list[ProfileRowIn]:
+def _parse_csv(text: str) -> list[tuple[int, ProfileRowIn]]:
     reader = csv.reader(io.StringIO(text, newline=""))
     try:
         header = next(reader)
@@ -118,5 +134,5 @@ def _parse_csv(text: str) -> list[ProfileRowIn]:
             raise upload_error(n, f"score: {record[isc]!r} is not a number") from None
         if math.isnan(score):
             raise upload_error(n, "score: is NaN")
-        rows.append(_row(n, {"prompt": record[ip], "score": score}))
+        rows.append((n, _row(n, {"prompt": record[ip], "score": score})))
     return rows
