@@ -17,8 +17,8 @@ from pathlib import Path
 import numpy as np
 
 from valuemodel import V0
-from valuemodel.data import load_dataset
-from valuemodel.evaluate import encode_features, encode_features_cached, predict_matrix, split_same
+from valuemodel.data import load_dataset, split_profiles_eval
+from valuemodel.evaluate import encode_features, encode_features_cached, predict_matrix
 from valuemodel.metrics import intra_auc
 
 
@@ -67,7 +67,7 @@ def main() -> int:
     rng = np.random.default_rng(0)
     results = []
     for seed in args.seeds:
-        prof, ev = (split_same(full, 0.5, seed)[:2]) if same else (full, eval_full)
+        prof, ev = (split_profiles_eval(full, 0.5, seed)[:2]) if same else (full, eval_full)
         P = {}
         for model in (v0, ablation):
             models, pids, P[model.head_name] = predict_matrix(

@@ -3,8 +3,8 @@
 import numpy as np
 import pytest
 
-from router.evaluation import calibrate
-from router.evaluation.calibrate import calibrate_threshold, choose_threshold, expected_calibration_error, reliability
+from router.evaluation import calibrate, predictions
+from router.evaluation.thresholds import calibrate_threshold, choose_threshold, expected_calibration_error, reliability
 
 from evaluation_matrix import COST, P, SCORE
 
@@ -66,8 +66,8 @@ def test_out_of_fold_never_sees_the_held_out_prompts(monkeypatch):
         seen.extend(held)
         return ["b", "a"], held, np.array([[1.0] * len(held), [int(h[1:]) / 10 for h in held]])
 
-    monkeypatch.setattr(calibrate, "predict_matrix", fake)
-    out = calibrate.out_of_fold(None, ds, ["a", "b"], ids, folds=3, profile_size=4, seed=0)
+    monkeypatch.setattr(predictions, "predict_matrix", fake)
+    out = predictions.out_of_fold(None, ds, ["a", "b"], ids, folds=3, profile_size=4, seed=0)
     assert sorted(seen) == sorted(ids)
     assert out[0].tolist() == [i / 10 for i in range(10)] and out[1].tolist() == [1.0] * 10
 

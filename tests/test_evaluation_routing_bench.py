@@ -10,7 +10,7 @@ import json
 import numpy as np
 import pytest
 
-from router.evaluation import calibrate, routing_bench
+from router.evaluation import calibrate, predictions, routing_bench
 
 MODELS = {"cheap": 1e-4, "mid": 5e-4, "strong": 2e-3}  # USD per query
 
@@ -62,9 +62,9 @@ def standin_predict_matrix(v0, profiles, evaluation, *, profile_size=256, seed=0
 
 @pytest.fixture
 def standin(monkeypatch):
-    monkeypatch.setattr(calibrate, "load_v0", lambda weights, head: StandInV0(head))
-    monkeypatch.setattr(calibrate, "predict_matrix", standin_predict_matrix)
-    monkeypatch.setattr(calibrate, "encode_all", lambda v0, texts: {"adapter": {}, "pooled": {}})
+    monkeypatch.setattr(predictions, "load_v0", lambda weights, head: StandInV0(head))
+    monkeypatch.setattr(predictions, "predict_matrix", standin_predict_matrix)
+    monkeypatch.setattr(predictions, "encode_all", lambda v0, texts: {"adapter": {}, "pooled": {}})
 
 
 def parse(module, argv):
@@ -82,7 +82,7 @@ def test_bench_routing_end_to_end_with_standin(tmp_path, standin, capsys):
     r = res["routers"]
     assert {"v0", "knn", "random", "oracle", "litellm-complexity", "cheap", "mid", "strong", "v0-threshold", "v0-utility"} <= set(r)
     assert res["n_eval_prompts"] == 30 and res["strongest_model"] == "strong"
-    assert "split by prompt" in res["split"] and "cost_usd" in res["cost_source"]
+    assert "prompt-disjoint split" in res["split"] and "cost_usd" in res["cost_source"]
     assert res["v0_rule"] in ("threshold", "utility") and r["v0"]["aiq"] == max(r["v0-threshold"]["aiq"], r["v0-utility"]["aiq"])
     # single models: AIQ = quality * (1 - normalised cost), exactly
     strong_cost = r["strong"]["mean_cost_usd"]

@@ -132,6 +132,18 @@ def split_by_prompt(ds: Dataset, frac: float, seed: int) -> tuple[Dataset, Datas
     return ds.select_prompts(ids[:n_first]), ds.select_prompts(ids[n_first:])
 
 
+def split_profiles_eval(ds: Dataset, frac: float, seed: int) -> tuple[Dataset, Dataset, str]:
+    """Profiles and eval from one folder, the one rule every benchmark uses: DAPO-Math's release
+    (a ``part`` column) gives its ``context`` rows as profiles and ``train`` rows as eval; any other
+    set is split by prompt (``split_by_prompt``). Returns (profiles, eval, a sentence saying which)."""
+    if "part" in ds.outcomes.columns:
+        parts = ds.outcomes["part"]
+        return (ds.select_rows(parts == "context"), ds.select_rows(parts == "train"),
+                "profiles = context rows, eval = train rows")
+    a, b = split_by_prompt(ds, frac, seed)
+    return a, b, f"prompt-disjoint split: {frac:.2f} of prompts for profiles (seed {seed}), the rest for eval"
+
+
 def subsample_prompts(ds: Dataset, max_prompts: int, seed: int) -> Dataset:
     """At most ``max_prompts`` prompts, drawn uniformly (seeded); all if fewer."""
     ids = np.array(sorted(set(ds.outcomes["prompt_id"])))

@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .data import Dataset, load_dataset, split_by_prompt
+from .data import Dataset, load_dataset, split_profiles_eval
 from .metrics import intra_auc
 from .model import FEATURES, V0, feature_of
 
@@ -108,14 +108,6 @@ def head_auc(models, prompt_ids, P, eval: Dataset) -> tuple[float, dict[str, flo
     return intra_auc(per)
 
 
-def split_same(ds: Dataset, frac: float, seed: int) -> tuple[Dataset, Dataset, str]:
-    if "part" in ds.outcomes.columns:
-        parts = ds.outcomes["part"]
-        return ds.select_rows(parts == "context"), ds.select_rows(parts == "train"), "profiles = context rows, eval = train rows"
-    a, b = split_by_prompt(ds, frac, seed)
-    return a, b, f"prompt-disjoint split: {frac:.2f} of prompts for profiles (seed {seed}), the rest for eval"
-
-
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--profiles", required=True, help="dataset folder the profiles are drawn from")
     parser.add_argument("--eval", required=True, help="dataset folder with the eval prompts and outcomes")
@@ -135,7 +127,7 @@ def run(args: argparse.Namespace) -> int:
     profiles, ev = load_dataset(args.profiles), load_dataset(args.eval)
     note = "separate profile and eval sets"
     if Path(args.profiles).resolve() == Path(args.eval).resolve():
-        profiles, ev, note = split_same(profiles, args.split_frac, args.seed)
+        profiles, ev, note = split_profiles_eval(profiles, args.split_frac, args.seed)
     print(f"{ev.name}: {note}; {len(ev.models)} models, {len(set(ev.outcomes['prompt_id']))} eval prompts")
     heads = [v0.head_name] + [h for h in ("knn", "noadapter") if h != v0.head_name]
     if args.tabpfn and "tabpfn" not in heads:

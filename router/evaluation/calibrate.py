@@ -27,163 +27,13 @@ from __future__ import annotations
 import argparse
 import json
 import os
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from pathlib import Path
 
-import numpy as np
-
-from router.evaluation.curves import sweep_threshold, threshold_grid
-
-N_BINS = 10
-
-
-# ---- reliability -------------------------------------------------------------------------
-
-@dataclass(frozen=True)
-class Reliability:
-    bin_edges: list[float]  # (B+1,)
-    mean_p: list[float | None]  # (B,) None for an empty bin
-    mean_outcome: list[float | None]
-    count: list[int]
-    ece: float
-    n: int
-
-
-def reliability(p: np.ndarray, outcome: np.ndarray, n_bins: int = N_BINS) -> Reliability:
-    """Equal-width bins over [0, 1]; p == 1 falls in the last bin. Outcomes may be fractional."""
-    p = np.asarray(p, dtype=float).ravel()
-    y = np.asarray(outcome, dtype=float).ravel()
-    if p.shape != y.shape or p.size == 0:
-        raise ValueError("need the same, non-zero number of predictions and outcomes")
-    edges = np.linspace(0.0, 1.0, n_bins + 1)
-    idx = np.clip(np.floor(p * n_bins).astype(int), 0, n_bins - 1)  # (N,)
-    count = np.bincount(idx, minlength=n_bins)
-    sum_p = np.bincount(idx, weights=p, minlength=n_bins)
-    sum_y = np.bincount(idx, weights=y, minlength=n_bins)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        mp, my = sum_p / count, sum_y / count
-    ece = float(np.sum(np.abs(sum_y - sum_p)) / p.size)  # = sum_b (n_b/n) |my_b - mp_b|
-    return Reliability(
-        bin_edges=edges.tolist(),
-        mean_p=[None if c == 0 else float(v) for c, v in zip(count, mp)],
-        mean_outcome=[None if c == 0 else float(v) for c, v in zip(count, my)],
-        count=count.astype(int).tolist(),
-        ece=ece,
-        n=int(p.size),
-    )
-
-
-def expected_calibration_error(p: np.ndarray, outcome: np.ndarray, n_bins: int = N_BINS) -> float:
-    return reliability(p, outcome, n_bins).ece
-
-
-# ---- threshold choice ----------------------------------------------------------------------
-
-@dataclass(frozen=True)
-class ThresholdChoice:
-    threshold: float
-    quality: float  # mean outcome per request at that threshold, on the calibration data
-    cost: float  # mean cost per request, same units as the costs given
-    met: bool  # False: the target cannot be met; the closest threshold is given instead
-    target: str  # "quality >= x" or "cost <= x"
-
-
-def choose_threshold(
-    thresholds: np.ndarray,
-    cost: np.ndarray,
-    quality: np.ndarray,
-    *,
-    target_quality: float | None = None,
-    target_cost: float | None = None,
-) -> ThresholdChoice:
-    """Pick from a threshold sweep: the cheapest threshold whose quality >= target_quality
-    (ties: higher quality, then the lower threshold), or the highest-quality threshold whose
-    cost <= target_cost (ties: lower cost, then the lower threshold). When nothing meets the
-    target: the highest-quality threshold, or the cheapest one."""
-    if (target_quality is None) == (target_cost is None):
-        raise ValueError("give exactly one of target_quality and target_cost")
-    t, c, q = (np.asarray(a, dtype=float) for a in (thresholds, cost, quality))
-    if target_quality is not None:
-        ok = q >= target_quality - 1e-12
-        keys = (t, -q, c) if ok.any() else (t, c, -q)  # lexsort: last key is primary
-        label = f"quality >= {target_quality:g}"
-    else:
-        ok = c <= target_cost + 1e-15
-        keys = (t, c, -q) if ok.any() else (t, -q, c)
-        label = f"cost <= {target_cost:g}"
-    pool = np.flatnonzero(ok) if ok.any() else np.arange(len(t))
-    order = np.lexsort(tuple(k[pool] for k in keys))
-    i = int(pool[order[0]])
-    return ThresholdChoice(float(t[i]), float(q[i]), float(c[i]), bool(ok.any()), label)
-
-
-def calibrate_threshold(
-    p: np.ndarray,
-    expected: np.ndarray,
-    cost: np.ndarray,
-    score: np.ndarray,
-    *,
-    target_quality: float | None = None,
-    target_cost: float | None = None,
-    fallback: int | None = None,
-) -> ThresholdChoice:
-    """Threshold for a target from (out-of-fold) predictions on graded prompts, all (M, Q)."""
-    curve = sweep_threshold(p, expected, cost, score, thresholds=threshold_grid(p), fallback=fallback)
-    return choose_threshold(curve.values, curve.cost, curve.quality, target_quality=target_quality, target_cost=target_cost)
-
-
-# ---- V0 predictions ----------------------------------------------------------------------------
-
-def load_v0(weights: str | None, head: str | None):
-    from valuemodel import V0
-
-    return V0.load(weights, head=head)
-
-
-def predict_matrix(v0, profiles, evaluation, **kw):
-    """valuemodel.evaluate.predict_matrix: (models, prompt_ids, P (M, Q))."""
-    from valuemodel.evaluate import predict_matrix as _predict_matrix
-
-    return _predict_matrix(v0, profiles, evaluation, **kw)
-
-
-def encode_all(v0, texts: dict[str, str]) -> dict[str, dict]:
-    """One backbone pass per text, every feature kind: {"adapter": {id: (F,)}, "pooled": {...}}.
-    Reused across heads and folds so that no prompt is encoded twice."""
-    from valuemodel.evaluate import encode_features
-
-    return encode_features(v0, texts)
-
-
-def predict_aligned(v0, profiles, evaluation, models: list[str], prompt_ids, *, profile_size: int, seed: int,
-                    head=None, features: dict[str, dict] | None = None) -> np.ndarray:
-    """(M, Q) P(success) in the order of `models` x `prompt_ids`."""
-    kw = {} if features is None else {"feature_cache": features[v0.features]}
-    got_models, got_ids, P = predict_matrix(v0, profiles, evaluation, profile_size=profile_size, seed=seed, head=head, **kw)
-    rows = [list(got_models).index(m) for m in models]
-    col = {str(p): j for j, p in enumerate(got_ids)}
-    return np.asarray(P, dtype=float)[rows][:, [col[str(p)] for p in prompt_ids]]
-
-
-# ---- cross-validated predictions from profile data --------------------------------------------
-
-def out_of_fold(v0, ds, models: list[str], prompt_ids: list[str], *, folds: int, profile_size: int, seed: int,
-                head=None, features: dict[str, dict] | None = None) -> np.ndarray:
-    """(M, Q) P(success) for `prompt_ids`, each fold predicted from profiles of the others."""
-    if folds < 2:
-        raise ValueError("need at least 2 folds")
-    ids = np.array(prompt_ids)
-    rng = np.random.default_rng(seed)
-    fold_of = rng.permutation(np.arange(len(ids)) % folds)  # (Q,) balanced, seeded
-    sub = ds.select_rows(ds.outcomes["model"].isin(models))
-    out = np.full((len(models), len(ids)), np.nan)
-    for k in range(folds):
-        held = ids[fold_of == k]
-        rest = sub.select_prompts(ids[fold_of != k])
-        out[:, fold_of == k] = predict_aligned(v0, rest, sub.select_prompts(held), models, held, profile_size=profile_size, seed=seed + k, head=head, features=features)
-    if np.isnan(out).any():
-        raise RuntimeError("some prompts got no out-of-fold prediction")
-    return out
+from router.evaluation import costs, predictions
+from router.evaluation.decision_log import calibrate_from_log
+from router.evaluation.policyfile import load_policy_targets
+from router.evaluation.thresholds import N_BINS, PolicyTarget, calibrate_threshold, reliability
 
 
 # ---- CLI ----------------------------------------------------------------------------------------
@@ -209,14 +59,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", metavar="DIR", default=None, help="write calibration.json and calibration.md here")
 
 
-@dataclass
-class PolicyTarget:
-    name: str
-    candidates: list[str]  # model names as they appear in the calibration data
-    fallback: str | None  # None: the candidate with the highest p
-    current_threshold: float | None
-
-
 def _policies(args, data_models: list[str]) -> list[PolicyTarget]:
     if not args.policies:
         models = args.models.split(",") if args.models else data_models
@@ -224,8 +66,6 @@ def _policies(args, data_models: list[str]) -> list[PolicyTarget]:
         if missing:
             raise SystemExit(f"calibrate: models not in the data: {missing}")
         return [PolicyTarget("all" if not args.models else "models", models, None, None)]
-    from router.evaluation.policyfile import load_policy_targets
-
     targets = load_policy_targets(args.policies, data_models)
     if args.policy:
         targets = [t for t in targets if t.name in set(args.policy)]
@@ -237,20 +77,18 @@ def _policies(args, data_models: list[str]) -> list[PolicyTarget]:
 def calibrate_profiles(args) -> dict:
     from valuemodel.data import load_dataset, subsample_prompts
 
-    from router.evaluation import costs
-
     ds = load_dataset(args.profiles)
     if args.max_prompts:
         ds = subsample_prompts(ds, args.max_prompts, args.seed)
-    v0 = load_v0(args.weights, args.head)
+    v0 = predictions.load_v0(args.weights, args.head)
     features = None
     report = {"source": "profiles", "data": Path(args.profiles).name, "folds": args.folds, "profile_size": args.profile_size, "policies": {}}
     for pol in _policies(args, ds.models):
         kw = {} if args.output_tokens is None else {"output_tokens": args.output_tokens}
         mats = costs.build(ds, ds, pol.candidates, **kw)
         if features is None:
-            features = encode_all(v0, ds.prompts)
-        p = out_of_fold(v0, ds, pol.candidates, mats.prompt_ids, folds=args.folds, profile_size=args.profile_size,
+            features = predictions.encode_all(v0, ds.prompts)
+        p = predictions.out_of_fold(v0, ds, pol.candidates, mats.prompt_ids, folds=args.folds, profile_size=args.profile_size,
                         seed=args.seed, head=args.head, features=features)
         fb = None if pol.fallback is None else pol.candidates.index(pol.fallback)
         choice = calibrate_threshold(p, mats.expected, mats.cost, mats.score, target_quality=args.target_quality, target_cost=args.target_cost, fallback=fb)
@@ -267,8 +105,6 @@ def calibrate_profiles(args) -> dict:
 
 
 def calibrate_decisions(args) -> dict:
-    from router.evaluation.decision_log import calibrate_from_log
-
     url = args.database_url or os.environ.get("V0_DATABASE_URL")
     if not url:
         raise SystemExit("calibrate --decisions: set --database-url or V0_DATABASE_URL")

@@ -16,7 +16,7 @@ from dataclasses import asdict
 
 import numpy as np
 
-from router.evaluation.calibrate import choose_threshold, reliability
+from router.evaluation.thresholds import choose_threshold, reliability
 from router.evaluation.curves import route_threshold, threshold_grid
 
 MIN_ROWS = 5

@@ -6,7 +6,7 @@ string, or that string without the provider prefix ("openai/gpt-4o" -> "gpt-4o")
 
 from __future__ import annotations
 
-from router.evaluation.calibrate import PolicyTarget
+from router.evaluation.thresholds import PolicyTarget
 
 
 def match(name: str, model: str, data_models: list[str]) -> str | None:

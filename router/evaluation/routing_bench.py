@@ -17,7 +17,8 @@ from pathlib import Path
 
 import numpy as np
 
-from router.evaluation import baselines, calibrate, costs, report
+from router.evaluation import baselines, costs, predictions, report
+from router.evaluation.thresholds import calibrate_threshold
 from router.evaluation.aiq import nondecreasing_hull, summarise
 from router.evaluation.curves import Curve, route_threshold, outcome, sweep_threshold, sweep_utility
 
@@ -49,16 +50,13 @@ def _log(msg: str) -> None:
 
 
 def _load(args):
-    from valuemodel.data import load_dataset, split_by_prompt, subsample_prompts
+    from valuemodel.data import load_dataset, split_profiles_eval, subsample_prompts
 
     same = Path(args.profiles).resolve() == Path(args.eval).resolve()
     if same:
         ds = load_dataset(args.profiles)
-        prof, ev = split_by_prompt(ds, args.split, args.seed)
-        split = (
-            f"--profiles and --eval are the same folder ({ds.name}): prompts split by prompt id "
-            f"(seed {args.seed}), {args.split:.0%} for profiles, the rest routed"
-        )
+        prof, ev, how = split_profiles_eval(ds, args.split, args.seed)
+        split = f"--profiles and --eval are the same folder ({ds.name}): {how}"
     else:
         prof, ev = load_dataset(args.profiles), load_dataset(args.eval)
         split = f"profiles from {prof.name}, routed prompts from {ev.name}"
@@ -115,16 +113,16 @@ def run(args) -> int:
 
     # V0 and its kNN head, each under both rules. Every prompt goes through the backbone once.
     t = time.perf_counter()
-    v0 = calibrate.load_v0(args.weights, args.head)
-    features = calibrate.encode_all(v0, {**prof.prompts, **ev.prompts})
+    v0 = predictions.load_v0(args.weights, args.head)
+    features = predictions.encode_all(v0, {**prof.prompts, **ev.prompts})
     _log(f"encoded {len(set(prof.prompts) | set(ev.prompts))} prompts in {time.perf_counter() - t:.1f}s")
     learned = [("v0", v0)] + ([] if args.no_knn else [("knn", v0.with_head("knn"))])
-    predictions: dict[str, np.ndarray] = {}
+    predicted: dict[str, np.ndarray] = {}
     for name, model in learned:
         t = time.perf_counter()
-        p = calibrate.predict_aligned(model, prof, ev, models, mats.prompt_ids, profile_size=args.profile_size,
+        p = predictions.predict_aligned(model, prof, ev, models, mats.prompt_ids, profile_size=args.profile_size,
                                       seed=args.seed, features=features)
-        predictions[name] = p
+        predicted[name] = p
         _log(f"{name}: predicted {p.shape} in {time.perf_counter() - t:.1f}s")
         rules = _rules(p, mats, fallback)
         aiqs = {}
@@ -203,7 +201,7 @@ def run(args) -> int:
         "seed": args.seed,
     }
     if args.target_quality is not None:
-        results["calibration"] = _calibration(args, v0, features, prof, models, predictions["v0"], mats, strongest, fallback)
+        results["calibration"] = _calibration(args, v0, features, prof, models, predicted["v0"], mats, strongest, fallback)
     results["seconds"] = round(time.perf_counter() - t0, 1)
 
     table = report.markdown_table(results)
@@ -227,9 +225,9 @@ def _calibration(args, v0, features, prof, models, p_eval, mats, strongest, fall
     """Threshold for --target-quality, cross-validated on the profile prompts only, then applied
     to the eval prompts (profiles from all profile prompts, as the gateway would)."""
     pm = costs.build(prof, prof, models, output_tokens=args.output_tokens)
-    p_oof = calibrate.out_of_fold(v0, prof, models, pm.prompt_ids, folds=args.folds, profile_size=args.profile_size,
+    p_oof = predictions.out_of_fold(v0, prof, models, pm.prompt_ids, folds=args.folds, profile_size=args.profile_size,
                                   seed=args.seed, features=features)
-    choice = calibrate.calibrate_threshold(p_oof, pm.expected, pm.cost, pm.score, target_quality=args.target_quality, fallback=fallback)
+    choice = calibrate_threshold(p_oof, pm.expected, pm.cost, pm.score, target_quality=args.target_quality, fallback=fallback)
     cost, quality = outcome(route_threshold(p_eval, mats.expected, choice.threshold, fallback), mats.cost, mats.score)
     return {
         "rule": "threshold",
