@@ -8,6 +8,7 @@ import asyncio
 import contextlib
 import logging
 import time
+from importlib.metadata import version
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
@@ -18,6 +19,7 @@ from router.api.admin_profiles import DeleteRows
 from router.api.errors import install_error_handlers
 from router.api.openapi import install_openapi
 from router.keys import KeyTable
+from router.litellm_setup import configure_litellm
 from router.policies import load_policies
 from router.profiles.features import FeatureCache
 from router.profiles.scorer import V0Scorer
@@ -46,6 +48,7 @@ def create_app(settings: Settings | None = None, *, scorer_factory: ScorerFactor
     ``scorer_factory`` replaces the scorer (tests); ``v0`` shares an already loaded value model
     and ``features`` a feature cache (several app instances in one process, e.g. tests)."""
     settings = settings or Settings()
+    configure_litellm()
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -100,7 +103,7 @@ def create_app(settings: Settings | None = None, *, scorer_factory: ScorerFactor
             await writer.close()
             engine.dispose()
 
-    app = FastAPI(title="V0 Gateway", version="0.2.0", lifespan=lifespan)
+    app = FastAPI(title="V0 Gateway", version=version("v0-gateway"), lifespan=lifespan)
     app.state.settings = settings
     install_error_handlers(app)
     install_openapi(app, [ChatCompletionRequest, FeedbackRequest, ClientKeyCreate, DeleteRows])
@@ -117,7 +120,7 @@ async def _every(interval_s: float, fn: Callable[[], Awaitable[None]], name: str
         try:
             await fn()
         except Exception as exc:  # e.g. the database is briefly away: try again next time
-            log.warning("%s failed: %s", name, exc)
+            log.warning("%s failed: %s", name, exc, exc_info=True)
 
 
 class ReceivedAt:

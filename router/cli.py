@@ -7,6 +7,8 @@ import importlib
 import sys
 from collections.abc import Sequence
 
+from router.litellm_setup import configure_litellm
+
 # (command path) -> (module exposing add_arguments(parser) and run(args) -> int, help)
 COMMANDS: dict[tuple[str, ...], tuple[str, str]] = {
     ("serve",): ("router.serve", "run the gateway (default 127.0.0.1:8000)"),
@@ -45,6 +47,7 @@ def _selected(argv: Sequence[str]) -> tuple[str, ...] | None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    configure_litellm()  # before any command can import LiteLLM: bundled cost map, quiet, offline-safe
     argv = list(sys.argv[1:] if argv is None else argv)
     selected = _selected(argv)
     try:

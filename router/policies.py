@@ -157,7 +157,9 @@ _CALL_CONTROLS = frozenset({"base_url", "api_base", "api_key", "api_version", "o
 
 def forbidden_extra_param(param: str) -> str | None:
     """Why ``param`` cannot be an ``extra_params`` entry (None when it can)."""
-    from litellm.types.utils import all_litellm_params  # heavy; imported only to check the file
+    from router.litellm_setup import litellm_module
+
+    all_litellm_params = litellm_module().types.utils.all_litellm_params
 
     from router.protocol import ChatCompletionRequest
 
@@ -184,7 +186,9 @@ def _resolve_prices(name: str, cand: CandidateSpec, path: str | Path,
 
 
 def _litellm_cost_entry(model: str) -> dict[str, float] | None:
-    import litellm  # heavy; imported only when a price must be looked up
+    from router.litellm_setup import litellm_module
+
+    litellm = litellm_module()  # heavy; imported only when a price must be looked up
 
     for key in (model, model.split("/", 1)[-1]):
         info = litellm.model_cost.get(key)

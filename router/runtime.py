@@ -7,7 +7,6 @@ logs the file, line and reason, keeps serving the last good runtime and records 
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -77,8 +76,3 @@ class PolicyWatcher:
         self.last_error = None
         log.info("policies reloaded from %s", self.path)
         return True
-
-    async def watch(self, interval_s: float) -> None:
-        while True:
-            await asyncio.sleep(interval_s)
-            await asyncio.to_thread(self.reload)

@@ -7,22 +7,15 @@ prices. Retries, fallbacks, streaming and cost are LiteLLM's.
 
 from __future__ import annotations
 
-import logging
 import os
 from collections.abc import Sequence
 from typing import Any
 
-from router import settings as _settings  # noqa: F401  (sets LITELLM_LOCAL_MODEL_COST_MAP first)
+import httpx
+
+from router.litellm_setup import litellm_module
 from router.policies import CandidateSpec, Policies, Prices
 from router.protocol import GatewayError
-
-import litellm  # noqa: E402
-from litellm import Router  # noqa: E402
-
-for _name in ("LiteLLM", "LiteLLM Router", "LiteLLM Proxy"):
-    logging.getLogger(_name).setLevel(logging.ERROR)
-litellm.suppress_debug_info = True
-litellm.telemetry = False
 
 
 def deployment(name: str, cand: CandidateSpec, prices: Prices) -> dict[str, Any]:
@@ -51,7 +44,7 @@ class Upstream:
     def __init__(self, policies: Policies) -> None:
         self.policies = policies
         model_list = [deployment(n, c, policies.prices[n]) for n, c in policies.candidates.items()]
-        self.router = Router(model_list=model_list, num_retries=0, disable_cooldowns=True)
+        self.router = litellm_module().Router(model_list=model_list, num_retries=0, disable_cooldowns=True)
         self.missing_keys = {n: c.api_key_env for n, c in policies.candidates.items()
                              if c.require_api_key and c.api_key_env and not os.environ.get(c.api_key_env)}
 
@@ -73,13 +66,13 @@ class Upstream:
             kwargs["allowed_openai_params"] = ["user"]
         try:
             return await self.router.acompletion(model=candidate, messages=messages, **kwargs)
-        except Exception as exc:
+        except upstream_errors() as exc:
             raise to_gateway_error(exc) from exc
 
     def cost(self, candidate: str, prompt_tokens: int, completion_tokens: int) -> float:
         """Actual cost by LiteLLM's cost function with the candidate's resolved prices."""
         prices = self.policies.prices[candidate]
-        inp, out = litellm.cost_per_token(
+        inp, out = litellm_module().cost_per_token(
             model=self.policies.candidates[candidate].model,
             prompt_tokens=prompt_tokens, completion_tokens=completion_tokens,
             custom_cost_per_token={"input_cost_per_token": prices.input_per_token,
@@ -89,7 +82,7 @@ class Upstream:
 
 def count_prompt_tokens(messages: list[dict[str, Any]]) -> int:
     """Prompt tokens by LiteLLM's default tokenizer (used for expected cost before routing)."""
-    return litellm.token_counter(messages=messages)
+    return litellm_module().token_counter(messages=messages)
 
 
 def answered_by(response: Any, default: str) -> str:
@@ -98,7 +91,20 @@ def answered_by(response: Any, default: str) -> str:
     return hidden.get("model_id") or default
 
 
+def upstream_errors() -> tuple[type[Exception], ...]:
+    """What a failed upstream call raises: LiteLLM's mapped errors (all of OpenAI's exception
+    family), LiteLLM's router refusals, and the transport's. Anything else is a bug: a 500 with a
+    logged traceback, not a 502."""
+    import openai  # LiteLLM's own dependency; its exception types are LiteLLM's base classes
+
+    from litellm.types.router import RouterRateLimitError
+
+    litellm_module()
+    return (openai.OpenAIError, RouterRateLimitError, httpx.HTTPError, TimeoutError, ConnectionError)
+
+
 def to_gateway_error(exc: Exception) -> GatewayError:
+    litellm = litellm_module()
     message = str(exc)
     if isinstance(exc, litellm.Timeout):
         return GatewayError(504, message, type="upstream_error", code="upstream_timeout")

@@ -12,7 +12,8 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Engine
-from sqlmodel import Session
+from sqlalchemy import func
+from sqlmodel import Session, col, select
 
 from router.app import create_app
 from router.scoring import ScoreResult
@@ -90,7 +91,12 @@ def get_decision(url: str, decision_id: str) -> Decision | None:
 
 def count_decisions(url: str) -> int:
     with Session(engine_for(url)) as session:
-        return crud.count_decisions(session=session)
+        return session.exec(select(func.count()).select_from(Decision)).one()
+
+
+def newest_decisions(url: str, limit: int) -> list[Decision]:
+    with Session(engine_for(url)) as session:
+        return list(session.exec(select(Decision).order_by(col(Decision.created_at).desc()).limit(limit)))
 
 
 def wait_until(predicate: Callable[[], Any], timeout: float = 10.0, interval: float = 0.02) -> Any:

@@ -8,10 +8,8 @@ import json
 import httpx
 import openai
 import pytest
-from sqlmodel import Session
 
-from gateway_support import count_decisions, engine_for, start_gateway, wait_for_decision, wait_until
-from router.store import crud
+from gateway_support import count_decisions, newest_decisions, start_gateway, wait_for_decision, wait_until
 from upstream_server import SLOW_SECONDS
 
 GOOD = {"model": "ok", "messages": [{"role": "user", "content": "hello"}]}
@@ -135,9 +133,8 @@ def test_upstream_faults(gateway, database_url, model, status, code, row_status,
     assert response.elapsed.total_seconds() < SLOW_SECONDS  # the 0.5 s timeout, not the upstream
     # The failure is logged: the newest decision for this model.
     def newest():
-        with Session(engine_for(database_url)) as session:
-            rows = [r for r in crud.list_decisions(session=session, limit=5) if r.requested_model == model]
-            return rows[0] if rows and rows[0].stream is stream and rows[0].status == row_status else None
+        rows = [r for r in newest_decisions(database_url, 5) if r.requested_model == model]
+        return rows[0] if rows and rows[0].stream is stream and rows[0].status == row_status else None
 
     row = wait_until(newest)
     assert row.http_status == status and text in row.error

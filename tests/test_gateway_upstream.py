@@ -80,3 +80,34 @@ def test_error_mapping():
     for exc, status, code in cases:
         err = to_gateway_error(exc)
         assert (err.status, err.body.code) == (status, code), exc
+
+
+def test_a_bug_is_a_500_not_an_upstream_error(serve_app, tmp_path, database_url, upstream, caplog):
+    from gateway_support import start_gateway
+
+    served = start_gateway(serve_app, tmp_path, database_url, upstream.base_url)
+
+    async def broken(**_):
+        raise KeyError("a bug in the gateway")
+
+    served.app.state.watcher.runtime.upstream.router.acompletion = broken
+    r = httpx.post(served.base_url + "/v1/chat/completions", timeout=10,
+                   json={"model": "ok", "messages": [{"role": "user", "content": "hi"}]})
+    assert (r.status_code, r.json()["error"]["type"]) == (500, "internal_error")
+    assert any(rec.exc_info and rec.exc_info[0] is KeyError for rec in caplog.records)
+
+
+def test_library_use_never_imports_litellm_unconfigured(tmp_path):
+    """Pricing a candidate from LiteLLM's cost map outside any entry point still uses the bundled
+    map (no network fetch): the process ends with the variable set by the gateway itself."""
+    import os
+    import subprocess
+    import sys
+
+    code = ("import os; from router.policies import parse_policies; "
+            "parse_policies('default_policy: p\\ncandidates:\\n  m: {model: openai/gpt-4o-mini}\\n"
+            "policies:\\n  p: {candidates: [m], threshold: 0.5, fallback: m}\\n'); "
+            "print(os.environ['LITELLM_LOCAL_MODEL_COST_MAP'])")
+    env = {k: v for k, v in os.environ.items() if k != "LITELLM_LOCAL_MODEL_COST_MAP"}
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120)
+    assert out.stdout.strip() == "True", out.stderr[-2000:]

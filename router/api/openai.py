@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import time
 from collections.abc import AsyncIterator
 from typing import Any
@@ -21,6 +22,7 @@ from router.store.models import DecisionCreate
 from router.upstream import Upstream, answered_by, to_gateway_error
 
 router = APIRouter(prefix="/v1")
+logger = logging.getLogger(__name__)
 
 @router.get("/models")
 async def list_models(_: ClientKeyDep, runtime: RuntimeDep) -> ModelList:
@@ -97,6 +99,7 @@ async def _sse(chunks: AsyncIterator[Any], answered: str, wants_usage: bool, ups
                         data.pop("usage")
                 yield f"data: {json.dumps(data)}\n\n"
         except Exception as exc:  # mid-stream failure: error event, then [DONE]
+            logger.warning("stream from %s failed midway", answered, exc_info=exc)
             err = exc if isinstance(exc, GatewayError) else to_gateway_error(exc)
             log.failed(err, status="stream_error", answered=answered, http_status=200)
             done = True

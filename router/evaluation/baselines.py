@@ -51,7 +51,9 @@ def random_mixtures(cost: np.ndarray, score: np.ndarray) -> tuple[Curve, tuple[f
 def _complexity_router(classifier_type: str):
     """LiteLLM's ComplexityRouter, built the way its proxy builds it, tiers pointing at
     placeholder deployments (nothing is ever called)."""
-    import litellm
+    from router.litellm_setup import litellm_module
+
+    litellm = litellm_module()
     from litellm.router_api import RoutingContext
     from litellm.router_strategy.complexity_router import ComplexityRouter
 

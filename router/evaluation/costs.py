@@ -43,7 +43,9 @@ def complete_prompts(outcomes: pd.DataFrame, models: list[str]) -> list[str]:
 
 
 def count_tokens(texts: list[str]) -> np.ndarray:
-    import litellm  # heavy import, only when prices are used
+    from router.litellm_setup import litellm_module
+
+    litellm = litellm_module()  # heavy import, only when prices are used
 
     return np.array([litellm.token_counter(model=TOKENIZER_MODEL, text=t) for t in texts], dtype=float)
 

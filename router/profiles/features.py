@@ -26,7 +26,6 @@ class FeatureCache:
         self._max = max_rows
         self._rows: OrderedDict[tuple[str, str], torch.Tensor] = OrderedDict()  # -> (F,)
         self._lock = threading.Lock()
-        self.encoded = 0  # texts encoded so far
         self.loaded = 0  # features loaded from the database (encoded by another replica)
 
     def __len__(self) -> int:
@@ -50,7 +49,6 @@ class FeatureCache:
             with self._lock:
                 for k, f in zip(missing, feats):
                     self._rows[k] = f.clone()
-                self.encoded += len(missing)
             if store is not None:
                 store.save(v0.fingerprint, {h: f for (_, h), f in zip(missing, feats)})
         with self._lock:

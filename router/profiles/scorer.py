@@ -50,20 +50,12 @@ class V0Scorer:
         self._states: dict[tuple[str, int], Built] = {}  # replaced whole, never mutated
         self._wanted: frozenset[tuple[str, int]] = frozenset()
         self._lock = threading.Lock()  # one refresh at a time
-        self.rebuilds = 0
 
     # ---- what to keep ready -------------------------------------------------------------
     def want(self, policies: Policies) -> "V0Scorer":
         """Keep states for every (candidate, profile_size) the policies use (next refresh)."""
         self._wanted = frozenset((c, p.profile_size) for p in policies.policies.values() for c in p.candidates)
         return self
-
-    def versions(self) -> dict[str, int]:
-        """Version of each model's states in use (the lowest, if several window sizes)."""
-        out: dict[str, int] = {}
-        for (model, _), built in self._states.items():
-            out[model] = min(out.get(model, built.version), built.version)
-        return out
 
     def prepare(self, texts: Sequence[str]) -> None:
         """Encode texts into the feature cache ahead of a write (uploads)."""
@@ -94,7 +86,6 @@ class V0Scorer:
                     new[(model, size)] = Built(version, len(rows),
                                                self.v0.fit_profile(feats, [r.score for r in rows]))
             self._states = new
-            self.rebuilds += len(rebuilt)
         if rebuilt:
             log.info("profile states rebuilt: %s", ", ".join(sorted(rebuilt)))
         return sorted(rebuilt)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from sqlmodel import Session, col, select
+from sqlmodel import Session
 
 from router.store.models import Decision, DecisionCreate, utcnow
 
@@ -16,15 +16,6 @@ def create_decisions(*, session: Session, decisions: Sequence[DecisionCreate]) -
 
 def get_decision(*, session: Session, decision_id: str) -> Decision | None:
     return session.get(Decision, decision_id)
-
-
-def list_decisions(*, session: Session, limit: int = 100) -> list[Decision]:
-    stmt = select(Decision).order_by(col(Decision.created_at).desc()).limit(limit)
-    return list(session.exec(stmt))
-
-
-def count_decisions(*, session: Session) -> int:
-    return len(session.exec(select(Decision.id)).all())
 
 
 def set_feedback(*, session: Session, decision: Decision, score: float) -> None:

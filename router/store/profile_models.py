@@ -8,15 +8,11 @@ A model's profile is its rows; the *active* profile is the most recent ``profile
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Literal
 
 from sqlalchemy import Column, DateTime, LargeBinary, Text
 from sqlmodel import Field, SQLModel
 
 from router.store.models import utcnow
-
-ProfileSource = Literal["upload", "feedback"]
-
 
 class ProfileRowBase(SQLModel):
     model: str = Field(max_length=256, index=True)  # candidate name in policies.yaml
