@@ -32,6 +32,7 @@ class Plan:
     profile_versions: dict[str, int] = field(default_factory=dict)
     strategy: str | None = None
     prompt_tokens: int | None = None
+    fallback_reason: str | None = None  # the scores were not real: why (see ScoreResult)
 
 
 def new_decision_id() -> str:
@@ -62,6 +63,7 @@ def make_plan(req: ChatCompletionRequest, runtime: Runtime, *, threshold: float 
     decision: Decision = decide(candidates=policy.candidates, scores=scored.p_success, costs=costs,
                                 threshold=threshold, fallback=policy.fallback,
                                 strategy=policy.strategy, lam=policy.lambda_)
+    reason = scored.fallback_reason or decision.reason
     return Plan(new_decision_id(), req.model, policy_name, decision.chosen, text, decision.fallbacks,
-                decision.estimates, threshold, decision.p_success, decision.reason,
-                dict(scored.profile_versions), policy.strategy, tokens)
+                decision.estimates, threshold, decision.p_success, reason,
+                dict(scored.profile_versions), policy.strategy, tokens, scored.fallback_reason)
