@@ -123,6 +123,8 @@ class V0Scorer:
             return 0
         with self._lock:
             windows = self.cache.load(self.v0.fingerprint)
+            if not windows:
+                return 0
             states = {}
             for key, w in windows.items():
                 feats = torch.from_numpy(w.features)  # (N, F)
