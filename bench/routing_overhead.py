@@ -86,6 +86,7 @@ def policies(upstream: str) -> str:
 
 def start_gateway(env: dict[str, str], port: int, log: Path) -> tuple[subprocess.Popen, float]:
     started = time.perf_counter()
+    env = {**env, "V0_STATE_DIR": str(log.parent / f"state-{port}")}  # one spool per replica
     proc = subprocess.Popen([sys.executable, "-m", "router.cli", "serve", "--port", str(port), "--log-level", "warning"],
                             env=env, cwd=REPO, stdout=log.open("w"), stderr=subprocess.STDOUT)
     while True:

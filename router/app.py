@@ -1,18 +1,23 @@
 """The FastAPI app factory. Nothing is created at import time; the lifespan builds the state:
-engine, decision writer, client-key table, the scorer (V0 over stored profiles, loaded once),
-default-profile seeding, and the poll loop that picks up other replicas' changes."""
+the thread pools (database work apart from scoring), engine, decision writer and its spool,
+client-key table, the scorer (V0 over stored profiles, loaded once; the last known profiles
+from the local cache when the database is away), default-profile seeding, and the poll loop
+that picks up other replicas' changes."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
 import logging
 import time
 from importlib.metadata import version
 from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
 from typing import Any
 
 from fastapi import FastAPI
+from sqlalchemy.engine import make_url
 
 from router.api import admin_keys, admin_profiles, feedback, health, openai, route
 from router.api.admin_profiles import DeleteRows
@@ -22,14 +27,17 @@ from router.keys import KeyTable
 from router.litellm_setup import configure_litellm
 from router.policies import load_policies
 from router.profiles.features import FeatureCache
+from router.profiles.profile_cache import ProfileCache
 from router.profiles.scorer import V0Scorer
 from router.profiles.seed import seed_default_profiles
 from router.profiles.service import ProfileService
 from router.runtime import PolicyWatcher, ScorerFactory, stand_in_scorer
 from router.protocol import ChatCompletionRequest, FeedbackRequest
 from router.settings import Settings
+from router.store.db import DbStatus, make_engine
+from router.store.executor import Executors, run_db
 from router.store.key_models import ClientKeyCreate
-from router.store.db import make_engine
+from router.store.spool import Spool
 from router.store.writer import DecisionWriter
 
 log = logging.getLogger(__name__)
@@ -53,42 +61,60 @@ def create_app(settings: Settings | None = None, *, scorer_factory: ScorerFactor
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         load_policies(settings.policies)  # a bad file fails the start at once (file:line: reason)
-        engine = make_engine(settings.database_url)
+        executors = Executors.create(db_threads=settings.db_threads, scoring_threads=settings.scoring_threads)
+        app.state.executors = executors
+        engine = make_engine(settings.database_url, timeout_s=settings.db_timeout_s)
+        state_dir = local_state_dir(settings)
+        status = DbStatus()
         scorer: V0Scorer | None = None
         factory = scorer_factory
         if factory is None and settings.scorer == "stand-in":
             factory = stand_in_scorer
         if factory is None:
             model = v0 if v0 is not None else await asyncio.to_thread(load_v0, settings)
-            scorer = V0Scorer(model, engine, features=features)
+            scorer = V0Scorer(model, engine, features=features,
+                              cache=ProfileCache(state_dir) if state_dir else None)
             factory = scorer.want
         # A bad policies file stops the start here, with file, line and reason.
         watcher = PolicyWatcher(settings.policies, factory)
         keys = KeyTable(engine, settings.client_key_set)
         seeding = {"done": not settings.seed_profiles}
 
-        async def sync() -> None:  # first start, then other replicas' profile and key changes
-            if not seeding["done"]:
-                await asyncio.to_thread(seed_default_profiles, engine, watcher.runtime.policies)
-                seeding["done"] = True
-            await asyncio.to_thread(keys.refresh)
-            if scorer is not None:
-                await asyncio.to_thread(scorer.refresh)
+        def sync_db() -> None:  # first start, then other replicas' profile and key changes
+            try:
+                if not seeding["done"]:
+                    seed_default_profiles(engine, watcher.runtime.policies)
+                    seeding["done"] = True
+                keys.refresh()
+                if scorer is not None:
+                    scorer.refresh()
+            except Exception as exc:
+                status.failed(exc)
+                raise
+            status.ok()
+
+        async def sync() -> None:
+            await run_db(app, sync_db)
 
         try:
             await sync()
         except Exception as exc:  # the database is away: serve anyway, the poll loop retries
             log.error("database not ready at start (profiles, keys): %s", exc)
+            if scorer is not None:
+                await asyncio.to_thread(scorer.load_cached)
+        spool = Spool(state_dir / "spool") if state_dir else None
         writer = DecisionWriter(engine, batch_size=settings.log_batch_size, flush_s=settings.log_flush_s,
-                                max_buffer=settings.log_buffer_max, retry_max_s=settings.log_retry_max_s)
+                                max_buffer=settings.log_buffer_max, retry_max_s=settings.log_retry_max_s,
+                                close_timeout_s=settings.log_close_timeout_s, spool=spool,
+                                fsync_s=settings.log_spool_fsync_s, executor=executors.db, status=status)
         writer.start()
         app.state.watcher, app.state.engine, app.state.writer = watcher, engine, writer
-        app.state.keys, app.state.scorer = keys, scorer
-        app.state.profiles = ProfileService(engine, scorer)
+        app.state.keys, app.state.scorer, app.state.db_status = keys, scorer, status
+        app.state.profiles = ProfileService(engine, scorer, executors.db)
 
         async def reload() -> None:
             if await asyncio.to_thread(watcher.reload) and scorer is not None:
-                await asyncio.to_thread(scorer.refresh)
+                await run_db(app, scorer.refresh)
 
         tasks = [asyncio.create_task(_every(s, fn, name), name=name) for s, fn, name in
                  ((settings.policy_reload_s, reload, "policy-reload"), (settings.profile_poll_s, sync, "profile-poll"))
@@ -102,6 +128,7 @@ def create_app(settings: Settings | None = None, *, scorer_factory: ScorerFactor
                     await task
             await writer.close()
             engine.dispose()
+            executors.shutdown()
 
     app = FastAPI(title="V0 Gateway", version=version("v0-gateway"), lifespan=lifespan)
     app.state.settings = settings
@@ -112,6 +139,15 @@ def create_app(settings: Settings | None = None, *, scorer_factory: ScorerFactor
     if settings.debug_timing:
         app.add_middleware(ReceivedAt)
     return app
+
+
+def local_state_dir(settings: Settings) -> Path | None:
+    """``V0_STATE_DIR/<database>``: the spool and profile cache belong to one database (its URL
+    without password, hashed), so rows are never replayed into another one."""
+    if not settings.state_dir:
+        return None
+    url = make_url(settings.database_url).render_as_string(hide_password=True)
+    return Path(settings.state_dir) / hashlib.sha256(url.encode()).hexdigest()[:16]
 
 
 async def _every(interval_s: float, fn: Callable[[], Awaitable[None]], name: str) -> None:

@@ -76,4 +76,6 @@ class KeyTable:
             return Identity(key_id=key_id, kind="db")
         if any(hmac.compare_digest(digest, h) for h in self._env_hashes):
             return Identity(kind="env")
+        if not self.loaded:  # may be a key created through the admin API: cannot tell yet
+            raise KeysUnavailable("client keys not loaded yet: the database has not answered since the start")
         return None

@@ -35,6 +35,7 @@ class Plan:
     strategy: str | None = None
     prompt_tokens: int | None = None
     extra_params: frozenset[str] = frozenset()  # non-OpenAI request fields forwarded upstream
+    fallback_reason: str | None = None  # the scores were not real: why (see ScoreResult)
 
 
 def new_decision_id() -> str:
@@ -80,6 +81,7 @@ def make_plan(req: ChatCompletionRequest, runtime: Runtime, *, threshold: float 
     decision: Decision = decide(candidates=policy.candidates, scores=scored.p_success, costs=costs,
                                 threshold=threshold, fallback=policy.fallback,
                                 strategy=policy.strategy, lam=policy.lambda_)
+    reason = scored.fallback_reason or decision.reason
     return Plan(new_decision_id(), req.model, policy_name, decision.chosen, text, decision.fallbacks,
-                decision.estimates, threshold, decision.p_success, decision.reason,
-                dict(scored.profile_versions), policy.strategy, tokens, extras)
+                decision.estimates, threshold, decision.p_success, reason,
+                dict(scored.profile_versions), policy.strategy, tokens, extras, scored.fallback_reason)

@@ -30,6 +30,19 @@ class Settings(BaseSettings):
     log_flush_s: float = Field(default=0.2, gt=0)
     log_buffer_max: int = Field(default=10_000, gt=0)
     log_retry_max_s: float = Field(default=5.0, gt=0)
+    # Shutdown: seconds the writer keeps retrying unwritten rows before exiting (they stay spooled).
+    log_close_timeout_s: float = Field(default=10.0, ge=0)
+    # Seconds between fsyncs of the decision spool (what a machine crash can lose; 0 = every flush).
+    log_spool_fsync_s: float = Field(default=1.0, ge=0)
+    # Local state of this process: the decision spool and quarantine (spool/), the profile cache.
+    # Empty = no spool and no profile cache (rows live in memory only until written).
+    state_dir: str = "v0-state"
+    # Every database call's time limit (connect, statement, pool wait, SQLite busy wait).
+    db_timeout_s: float = Field(default=5.0, gt=0)
+    # Threads for blocking database work, and for V0 scoring; separate so that a database
+    # partition never holds a scoring thread.
+    db_threads: int = Field(default=4, gt=0)
+    scoring_threads: int = Field(default=4, gt=0)
     # Admin API (/admin/...): bearer key; empty = the admin API is off (every /admin path is 404).
     admin_key: str = ""
     # Largest profile upload (bytes, 413 above) and most rows in one upload.

@@ -6,6 +6,7 @@ from __future__ import annotations
 import socket
 import threading
 import time
+import uuid
 from collections.abc import Callable, Sequence
 from functools import lru_cache
 from pathlib import Path
@@ -72,7 +73,8 @@ def start_gateway(serve_app: Callable[[Any], Any], tmp_path: Path, database_url:
     path = tmp_path / "policies.yaml"
     path.write_text(policies_text if policies_text is not None else policies_yaml(upstream_base))
     values: dict[str, Any] = {"database_url": database_url, "policies": path, "log_flush_s": 0.05,
-                              "policy_reload_s": 0, **settings}
+                              "policy_reload_s": 0, "log_close_timeout_s": 2, "state_dir": str(tmp_path / f"state-{uuid.uuid4().hex[:8]}"),
+                              **settings}
     if scores is None:
         values.setdefault("scorer", "stand-in")
     factory = (lambda _p: FixedScorer(scores)) if scores is not None else None

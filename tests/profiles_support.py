@@ -4,6 +4,7 @@ prompts, a gateway with the real V0 scorer, admin calls, and a snapshot of the d
 from __future__ import annotations
 
 import json
+import uuid
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -71,7 +72,8 @@ def start_v0_gateway(serve_app: Callable[[Any], Any], tmp_path: Path, database_u
     path = tmp_path / name
     path.write_text(policies_text)
     values: dict[str, Any] = {"database_url": database_url, "policies": path, "log_flush_s": 0.05,
-                              "policy_reload_s": 0, "profile_poll_s": 0.2, "admin_key": ADMIN_KEY, **settings}
+                              "policy_reload_s": 0, "profile_poll_s": 0.2, "admin_key": ADMIN_KEY,
+                              "state_dir": str(tmp_path / f"state-{uuid.uuid4().hex[:8]}"), **settings}
     return serve_app(create_app(Settings(**values), v0=v0, features=features))
 
 

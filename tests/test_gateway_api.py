@@ -7,7 +7,7 @@ import httpx
 import openai
 import pytest
 
-from gateway_support import (OK_IN, OK_OUT, start_gateway, wait_for_decision)
+from gateway_support import OK_IN, OK_OUT, start_gateway, wait_for_decision, wait_until
 from upstream_server import COMPLETION_TOKENS, PROMPT_TOKENS
 
 OK_COST = PROMPT_TOKENS * OK_IN / 1e6 + COMPLETION_TOKENS * OK_OUT / 1e6
@@ -135,9 +135,12 @@ def test_models_lists_policies_and_candidates(gateway):
 
 def test_health_and_ready(gateway):
     assert httpx.get(gateway.base_url + "/healthz").json() == {"status": "ok"}
-    ready = httpx.get(gateway.base_url + "/readyz")
-    assert ready.status_code == 200
-    assert ready.json()["database"] == "ok"
+    def reachable():
+        ready = httpx.get(gateway.base_url + "/readyz")
+        assert (ready.status_code, ready.json()["status"]) == (200, "ready")
+        return ready.json()["decision_log"]["database"] == "reachable"
+
+    wait_until(reachable)
 
 
 def test_stand_in_scorer_when_selected(serve_app, tmp_path, database_url, upstream):

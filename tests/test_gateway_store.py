@@ -98,7 +98,7 @@ def test_writer_drops_only_rows_the_database_refuses():
 
     written, writer = asyncio.run(scenario())
     assert written == [f"{0:032d}", f"{2:032d}"]
-    assert (writer.pending, writer.written, writer.rejected) == (0, 2, 1)
+    assert (writer.pending, writer.written, writer.quarantined) == (0, 2, 1)
 
 
 def test_database_outage_buffers_then_flushes(serve_app, tmp_path, database_url, upstream):
@@ -124,21 +124,19 @@ def test_database_outage_buffers_then_flushes(serve_app, tmp_path, database_url,
     assert writer.dropped == 0
 
 
-def test_unreachable_database_serves_requests_and_is_not_ready(serve_app, tmp_path, upstream):
+def test_unreachable_database_serves_requests_and_stays_ready(serve_app, tmp_path, upstream):
     url = f"sqlite:///{tmp_path}/no/such/dir/v0.db"
     served = start_gateway(serve_app, tmp_path, url, upstream.base_url, client_keys="static-key")
     body = {"model": "ok", "messages": [{"role": "user", "content": "hello"}]}
     response = httpx.post(served.base_url + "/v1/chat/completions", timeout=10, json=body,
                           headers={"Authorization": "Bearer static-key"})
     assert response.status_code == 200
-    ready = httpx.get(served.base_url + "/readyz")
-    assert ready.status_code == 503
-    error = ready.json()["error"]
-    assert (error["type"], error["code"]) == ("service_unavailable", "database_unreachable")
-    assert error["message"].startswith("Database unreachable: ")
     wait_until(lambda: served.app.state.writer.failures >= 1)
-    assert served.app.state.writer.pending == 1
-    assert served.app.state.writer.dropped == 0
+    ready = httpx.get(served.base_url + "/readyz")
+    assert ready.status_code == 200  # it can serve: readiness does not depend on the database
+    assert ready.json() == {"status": "ready", "policies_error": None, "decision_log": {
+        "database": "unreachable", "pending": 1, "dropped": 0, "quarantined": 0}}
+    assert "no/such/dir" not in ready.text
 
 
 @pytest.mark.parametrize("empty_database", ["postgresql"], indirect=True)
@@ -164,11 +162,14 @@ def test_postgresql_unreachable_then_back(empty_database, serve_app, tmp_path, u
             ids.append(response.headers["x-v0-decision-id"])
         wait_until(lambda: writer.failures >= 1)
         assert writer.pending == 3
-        assert httpx.get(served.base_url + "/readyz").status_code == 503
+        ready = httpx.get(served.base_url + "/readyz")
+        assert (ready.status_code, ready.json()["decision_log"]["database"]) == (200, "unreachable")
+        assert str(proxy.port) not in ready.text
     finally:
         proxy.start()
     wait_until(lambda: writer.pending == 0)
     assert [get_decision(database_url, i) is not None for i in ids] == [True] * 3
-    assert httpx.get(served.base_url + "/readyz").status_code == 200
+    ready = httpx.get(served.base_url + "/readyz")
+    assert (ready.status_code, ready.json()["decision_log"]["database"]) == (200, "reachable")
     proxy.stop()
     engine_for(database_url).dispose()  # before the database is dropped

@@ -315,7 +315,8 @@ def main(argv: list[str] | None = None) -> int:
         pol.write_text(policies_yaml(up_base))
         db = f"sqlite:///{work / 'gateway.db'}"
         genv = {**env, "V0_CLIENT_KEYS": KEY, "BENCH_UPSTREAM_KEY": "sk-upstream", "V0_DATABASE_URL": db,
-                "V0_POLICIES": str(pol), "V0_ADMIN_KEY": KEY, "V0_SEED_PROFILES": "false"}
+                "V0_POLICIES": str(pol), "V0_ADMIN_KEY": KEY, "V0_SEED_PROFILES": "false",
+                "V0_STATE_DIR": str(work / "state")}
         subprocess.run([py, "-m", "router.cli", "migrate"], env=genv, cwd=str(REPO), check=True, capture_output=True)
         port = free_port()
         gw = Server("gateway", [py, "-m", "router.cli", "serve", "--port", str(port), "--log-level", "warning"], genv,

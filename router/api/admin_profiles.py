@@ -22,10 +22,9 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.responses import Response
 from pydantic import BaseModel, Field
-from sqlmodel import Session
 
 from router.api.body import read_body
-from router.api.deps import EngineDep, ProfilesDep, RuntimeDep, SettingsDep, json_body, require_admin
+from router.api.deps import DbDep, ProfilesDep, RuntimeDep, SettingsDep, json_body, require_admin
 from router.api.openapi import request_body
 from router.profiles.upload import guess_format, parse_upload
 from router.protocol import GatewayError
@@ -68,12 +67,8 @@ def known_model(runtime: Runtime, model: str) -> str:
 
 
 @router.get("")
-async def list_profiles(engine: EngineDep, runtime: RuntimeDep) -> list[ProfileSummary]:
-    def read() -> list[ProfileSummary]:
-        with Session(engine) as session:
-            return profile_crud.summaries(session=session, window_sizes=window_sizes(runtime))
-
-    return await asyncio.to_thread(read)
+async def list_profiles(db: DbDep, runtime: RuntimeDep) -> list[ProfileSummary]:
+    return await db(profile_crud.summaries, window_sizes=window_sizes(runtime))
 
 
 @router.post("/{model}", status_code=201)
@@ -90,29 +85,31 @@ async def upload(model: ModelName, request: Request, runtime: RuntimeDep, settin
 
 
 @router.get("/{model}", response_model=None)
-async def download(model: ModelName, engine: EngineDep,
+async def download(model: ModelName, db: DbDep,
                    format: Annotated[Literal["jsonl", "csv"], Query()] = "jsonl") -> Response:
-    def read() -> list[ProfileRowPublic]:
-        with Session(engine) as session:
-            return [ProfileRowPublic.model_validate(r) for r in profile_crud.list_rows(session=session, model=model)]
-
-    rows = await asyncio.to_thread(read)
+    rows = await db(profile_crud.list_rows, model=model)
     if not rows:
         raise GatewayError(404, f"No profile rows for {model!r}.", param="model", code="profile_not_found")
-    if format == "csv":
-        out = io.StringIO()
-        writer = csv.writer(out)
-        writer.writerow(["prompt", "score", "source", "id", "created_at", "decision_id"])
-        for r in rows:
-            writer.writerow([r.prompt, r.score, r.source, r.id, r.created_at.isoformat(), r.decision_id or ""])
-        return Response(out.getvalue(), media_type="text/csv")
-    body = "".join(json.dumps(r.model_dump(mode="json")) + "\n" for r in rows)
-    return Response(body, media_type="application/jsonl")
+    body = await asyncio.to_thread(render, [ProfileRowPublic.model_validate(r) for r in rows], format)
+    return Response(body, media_type="text/csv" if format == "csv" else "application/jsonl")
+
+
+def render(rows: list[ProfileRowPublic], format: str) -> str:
+    """A download: CSV with a header, or one JSON object per line (both upload again as they are)."""
+    if format == "jsonl":
+        return "".join(json.dumps(r.model_dump(mode="json")) + "\n" for r in rows)
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(["prompt", "score", "source", "id", "created_at", "decision_id"])
+    for r in rows:
+        writer.writerow([r.prompt, r.score, r.source, r.id, r.created_at.isoformat(), r.decision_id or ""])
+    return out.getvalue()
 
 
 @router.delete("/{model}")
-async def delete_profile(model: ModelName, profiles: ProfilesDep, engine: EngineDep) -> ProfileChange:
-    await _require_rows(engine, model)
+async def delete_profile(model: ModelName, profiles: ProfilesDep, db: DbDep) -> ProfileChange:
+    if not await db(profile_crud.window, model=model, size=1):
+        raise GatewayError(404, f"No profile rows for {model!r}.", param="model", code="profile_not_found")
     change = await profiles.delete(model=model, ids=None)
     return ProfileChange(model=model, mode="delete", rows=change.rows, version=change.version)
 
@@ -121,12 +118,3 @@ async def delete_profile(model: ModelName, profiles: ProfilesDep, engine: Engine
 async def delete_rows(model: ModelName, body: Annotated[DeleteRows, json_body(DeleteRows)], profiles: ProfilesDep) -> ProfileChange:
     change = await profiles.delete(model=model, ids=sorted(set(body.ids)))
     return ProfileChange(model=model, mode="delete", rows=change.rows, version=change.version)
-
-
-async def _require_rows(engine, model: str) -> None:
-    def has_rows() -> bool:
-        with Session(engine) as session:
-            return bool(profile_crud.window(session=session, model=model, size=1))
-
-    if not await asyncio.to_thread(has_rows):
-        raise GatewayError(404, f"No profile rows for {model!r}.", param="model", code="profile_not_found")

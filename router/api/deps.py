@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import hmac
-from typing import Annotated, Any
+from collections.abc import Callable
+from typing import Annotated, Any, TypeVar
 
 from fastapi import Depends, Request
 from sqlalchemy import Engine
+from sqlmodel import Session
 
 from router.api.body import Model, parse_model, read_body
 from router.keys import Identity, KeysUnavailable, KeyTable
@@ -15,7 +17,10 @@ from router.protocol import ChatCompletionRequest, GatewayError
 from router.runtime import PolicyWatcher, Runtime
 from router.scoring import message_text
 from router.settings import Settings
+from router.store.executor import run_db
 from router.store.writer import DecisionWriter
+
+T = TypeVar("T")
 
 THRESHOLD_HEADER = "x-v0-threshold"
 
@@ -36,10 +41,6 @@ def get_writer(request: Request) -> DecisionWriter:
     return request.app.state.writer
 
 
-def get_engine(request: Request) -> Engine:
-    return request.app.state.engine
-
-
 def get_profiles(request: Request) -> ProfileService:
     return request.app.state.profiles
 
@@ -48,13 +49,33 @@ def get_keys(request: Request) -> KeyTable:
     return request.app.state.keys
 
 
+class Db:
+    """A route's database work: ``await db(crud_fn, **kwargs)`` calls ``crud_fn(session=..., **kwargs)``
+    in its own Session on the database pool (never on the event loop or the scoring pool)."""
+
+    def __init__(self, request: Request) -> None:
+        self._request = request
+        self._engine: Engine = request.app.state.engine
+
+    async def __call__(self, fn: Callable[..., T], /, **kwargs: Any) -> T:
+        def work() -> T:
+            with Session(self._engine) as session:
+                return fn(session=session, **kwargs)
+
+        return await run_db(self._request, work)
+
+    async def run(self, fn: Callable[..., T], /, *args: Any) -> T:
+        """Other blocking database work (no session of ours), on the same pool."""
+        return await run_db(self._request, fn, *args)
+
+
 SettingsDep = Annotated[Settings, Depends(get_settings)]
+DbDep = Annotated[Db, Depends(Db)]
 ProfilesDep = Annotated[ProfileService, Depends(get_profiles)]
 KeysDep = Annotated[KeyTable, Depends(get_keys)]
 RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
 WatcherDep = Annotated[PolicyWatcher, Depends(get_watcher)]
 WriterDep = Annotated[DecisionWriter, Depends(get_writer)]
-EngineDep = Annotated[Engine, Depends(get_engine)]
 
 
 def bearer_token(request: Request) -> str | None:

@@ -9,14 +9,11 @@ A decision still in the writer's buffer is flushed first, so early feedback is n
 
 from __future__ import annotations
 
-import asyncio
-
 from typing import Annotated
 
 from fastapi import APIRouter
-from sqlmodel import Session
 
-from router.api.deps import ClientKeyDep, EngineDep, ProfilesDep, WriterDep, json_body
+from router.api.deps import ClientKeyDep, DbDep, ProfilesDep, WriterDep, json_body
 from router.api.openapi import request_body
 from router.protocol import FeedbackRequest, FeedbackResponse, GatewayError
 from router.store import crud
@@ -26,16 +23,11 @@ router = APIRouter(prefix="/v1")
 
 @router.post("/feedback", openapi_extra=request_body(FeedbackRequest))
 async def feedback(identity: ClientKeyDep, fb: Annotated[FeedbackRequest, json_body(FeedbackRequest)],
-                   engine: EngineDep, writer: WriterDep, profiles: ProfilesDep) -> FeedbackResponse:
+                   db: DbDep, writer: WriterDep, profiles: ProfilesDep) -> FeedbackResponse:
     if not await writer.settle(fb.decision_id):
         raise GatewayError(503, "The decision is not written yet (database unreachable); retry later.",
                            type="service_unavailable", code="decision_pending")
-
-    def load():
-        with Session(engine) as session:
-            return crud.get_decision(session=session, decision_id=fb.decision_id)
-
-    decision = await asyncio.to_thread(load)
+    decision = await db(crud.get_decision, decision_id=fb.decision_id)
     if decision is None:
         raise GatewayError(404, f"Unknown decision {fb.decision_id!r}.", param="decision_id",
                            code="decision_not_found")

@@ -1,14 +1,19 @@
-"""Liveness and readiness."""
+"""Liveness, readiness, and the admin-only view of the database and the decision log.
+
+``/readyz`` answers from memory only (it never touches the database): 200 whenever this
+replica can serve requests, the database up or not, with the decision log's state beside it.
+Internals (database errors, which carry hosts and driver text) are only in ``/admin/status``.
+"""
 
 from __future__ import annotations
 
-import asyncio
+import time
+from typing import Annotated, Any
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Depends, Request
 
-from router.api.deps import EngineDep, WatcherDep, WriterDep
-from router.protocol import GatewayError
-from router.store.db import ping
+from router.api.deps import WatcherDep, WriterDep, require_admin
+from router.store.db import DbStatus
 
 router = APIRouter()
 
@@ -18,12 +23,31 @@ async def healthz() -> dict[str, str]:
     return {"status": "ok"}
 
 
+def _database(status: DbStatus) -> str:
+    return {True: "reachable", False: "unreachable", None: "unknown"}[status.reachable]
+
+
 @router.get("/readyz")
-async def readyz(engine: EngineDep, writer: WriterDep, watcher: WatcherDep) -> dict[str, object]:
-    try:
-        await asyncio.wait_for(asyncio.to_thread(ping, engine), timeout=5)
-    except Exception as exc:
-        raise GatewayError(503, f"Database unreachable: {exc}", type="service_unavailable",
-                           code="database_unreachable") from exc
-    return {"status": "ready", "database": "ok", "pending_decisions": writer.pending,
-            "dropped_decisions": writer.dropped, "policies_error": watcher.last_error}
+async def readyz(request: Request, writer: WriterDep, watcher: WatcherDep) -> dict[str, Any]:
+    status: DbStatus = request.app.state.db_status
+    return {"status": "ready",
+            "decision_log": {"database": _database(status), "pending": writer.pending,
+                             "dropped": writer.dropped, "quarantined": writer.quarantined},
+            "policies_error": watcher.last_error}
+
+
+@router.get("/admin/status")
+async def admin_status(_: Annotated[None, Depends(require_admin)], request: Request,
+                       writer: WriterDep) -> dict[str, Any]:
+    state = request.app.state
+    status: DbStatus = state.db_status
+    scorer = state.scorer
+    return {
+        "database": {"state": _database(status), "since_s": round(time.time() - status.since, 3),
+                     "last_error": status.last_error},
+        "decision_log": {"pending": writer.pending, "written": writer.written, "dropped": writer.dropped,
+                         "quarantined": writer.quarantined, "failures": writer.failures,
+                         "replayed": writer.replayed, "spool_errors": writer.spool_errors,
+                         "spool": str(writer.spool_dir) if writer.spool_dir else None},
+        "profiles": {"source": scorer.source if scorer is not None else "stand-in"},
+    }

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 import logging
 import time
@@ -18,6 +17,7 @@ from router.plan import Plan, make_plan
 from router.policies import AUTO_MODEL, POLICY_PREFIX
 from router.api.openapi import request_body
 from router.protocol import ChatCompletionRequest, ChatCompletionResponse, ErrorResponse, GatewayError, ModelCard, ModelList
+from router.store.executor import run_scoring
 from router.store.models import DecisionCreate
 from router.upstream import Upstream, answered_by, to_gateway_error
 
@@ -40,7 +40,7 @@ async def chat_completions(identity: ClientKeyDep, req: ChatRequestDep, threshol
                            runtime: RuntimeDep, writer: WriterDep, settings: SettingsDep,
                            request: Request) -> JSONResponse | StreamingResponse:
     started = time.perf_counter()
-    plan = await asyncio.to_thread(make_plan, req, runtime, threshold=threshold)
+    plan = await run_scoring(request, make_plan, req, runtime, threshold=threshold)
     log = _Logger(plan, writer, started, stream=req.stream, identity=identity)
     upstream = runtime.upstream
     extra: dict[str, str] = {}
@@ -74,8 +74,11 @@ async def chat_completions(identity: ClientKeyDep, req: ChatRequestDep, threshol
 
 
 def _headers(plan: Plan, answered: str) -> dict[str, str]:
-    """x-v0-p-success is the answering candidate's P (absent when it was not scored)."""
+    """x-v0-p-success is the answering candidate's P (absent when it was not scored);
+    x-v0-fallback-reason says why the scores were not real (e.g. ``profiles_unavailable``)."""
     headers = {"x-v0-model": answered, "x-v0-decision-id": plan.decision_id}
+    if plan.fallback_reason:
+        headers["x-v0-fallback-reason"] = plan.fallback_reason
     p = next((e.p_success for e in plan.estimates if e.name == answered), None)
     if p is not None:
         headers["x-v0-p-success"] = f"{p:.4f}"

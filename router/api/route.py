@@ -6,21 +6,21 @@ Same body, auth and threshold override as /v1/chat/completions. No decision row 
 
 from __future__ import annotations
 
-import asyncio
-
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
 
 from router.api.deps import ChatRequestDep, ClientKeyDep, RuntimeDep, ThresholdDep
 from router.plan import make_plan
 from router.api.openapi import request_body
 from router.protocol import ChatCompletionRequest, RouteCandidate, RouteResponse
+from router.store.executor import run_scoring
 
 router = APIRouter(prefix="/v1")
 
 
 @router.post("/route", openapi_extra=request_body(ChatCompletionRequest))
-async def route(_: ClientKeyDep, req: ChatRequestDep, threshold: ThresholdDep, runtime: RuntimeDep) -> RouteResponse:
-    plan = await asyncio.to_thread(make_plan, req, runtime, threshold=threshold)
+async def route(_: ClientKeyDep, req: ChatRequestDep, threshold: ThresholdDep, runtime: RuntimeDep,
+                request: Request) -> RouteResponse:
+    plan = await run_scoring(request, make_plan, req, runtime, threshold=threshold)
     return RouteResponse(
         requested_model=plan.requested_model, policy=plan.policy, strategy=plan.strategy,
         threshold=plan.threshold, chosen=plan.chosen, reason=plan.reason or "unrouted",

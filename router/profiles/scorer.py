@@ -11,6 +11,12 @@ for a rebuild: they use the states in place and record the versions they used.
 ``score`` encodes the routing text once (one backbone pass) and predicts every candidate of
 the policy from it. A candidate without profile rows gets P = ``missing_p`` (default 0), so it
 is chosen only as the policy's fallback.
+
+With a :class:`~router.profiles.profile_cache.ProfileCache`, every refresh that rebuilt a
+state saves the windows locally, and ``load_cached`` (called when the database is away at
+start) fits the last known states from it. While the scorer has neither read the database nor
+loaded the cache, ``score`` says so (``fallback_reason="profiles_unavailable"``), and the
+request visibly goes to the policy's fallback.
 """
 
 from __future__ import annotations
@@ -21,10 +27,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import torch
 from sqlalchemy import Engine
 from sqlmodel import Session
 
 from router.policies import Policies
+from router.profiles.profile_cache import CachedWindow, ProfileCache
 from router.profiles.feature_store import FeatureStore
 from router.profiles.features import FeatureCache
 from router.scoring import ScoreResult
@@ -38,11 +46,14 @@ class Built:
     version: int
     rows: int
     state: Any  # valuemodel.ProfileState
+    features: Any = None  # (N, F) tensor of the window, kept for the local profile cache
+    scores: tuple[float, ...] = ()
 
 
 class V0Scorer:
     def __init__(self, v0: Any, engine: Engine, *, features: FeatureCache | None = None,
-                 missing_p: float = 0.0, share_features: bool = True) -> None:
+                 missing_p: float = 0.0, share_features: bool = True,
+                 cache: ProfileCache | None = None) -> None:
         self.v0, self.engine = v0, engine
         self.features = features or FeatureCache()
         self.store = FeatureStore(engine) if share_features else None
@@ -50,6 +61,8 @@ class V0Scorer:
         self._states: dict[tuple[str, int], Built] = {}  # replaced whole, never mutated
         self._wanted: frozenset[tuple[str, int]] = frozenset()
         self._lock = threading.Lock()  # one refresh at a time
+        self.cache = cache
+        self.source: str | None = None  # "database" | "cache" once states were read
 
     # ---- what to keep ready -------------------------------------------------------------
     def want(self, policies: Policies) -> "V0Scorer":
@@ -83,12 +96,44 @@ class V0Scorer:
                     if not rows:
                         continue  # profile deleted: no state
                     feats = self.features.features(self.v0, [r.prompt for r in rows], self.store)  # (N, F)
-                    new[(model, size)] = Built(version, len(rows),
-                                               self.v0.fit_profile(feats, [r.score for r in rows]))
+                    scores = tuple(r.score for r in rows)
+                    new[(model, size)] = Built(version, len(rows), self.v0.fit_profile(feats, list(scores)),
+                                               feats, scores)
             self._states = new
+            self.source = "database"
+        if rebuilt and self.cache is not None:
+            self._save_cache(new)
         if rebuilt:
             log.info("profile states rebuilt: %s", ", ".join(sorted(rebuilt)))
         return sorted(rebuilt)
+
+    def load_cached(self) -> int:
+        """Fit the last known states from the local cache (the database is away). Returns how
+        many were loaded; does nothing once the database was read."""
+        if self.cache is None or self.source == "database":
+            return 0
+        with self._lock:
+            windows = self.cache.load(self.v0.fingerprint)
+            if not windows:
+                return 0
+            states = {}
+            for key, w in windows.items():
+                feats = torch.from_numpy(w.features)  # (N, F)
+                states[key] = Built(w.version, len(w.scores), self.v0.fit_profile(feats, w.scores),
+                                    feats, tuple(w.scores))
+            if self.source != "database":
+                self._states, self.source = states, "cache"
+        log.warning("database away: %d profile states loaded from the local cache", len(states))
+        return len(states)
+
+    def _save_cache(self, states: dict[tuple[str, int], Built]) -> None:
+        assert self.cache is not None
+        try:
+            self.cache.save(self.v0.fingerprint, {
+                k: CachedWindow(b.version, b.features.detach().cpu().float().numpy(), list(b.scores))
+                for k, b in states.items() if b.features is not None})
+        except OSError as exc:
+            log.error("profile cache not saved: %s", exc)
 
     # ---- hot path -----------------------------------------------------------------------
     def score(self, text: str, candidates: Sequence[str], *, profile_size: int = 256) -> ScoreResult:
@@ -97,6 +142,8 @@ class V0Scorer:
         have = [(c, b) for c, b in built if b is not None]
         p = {c: self.missing_p for c in candidates}
         versions = {c: 0 for c in candidates}
+        if self.source is None:  # neither the database nor the local cache was ever read
+            return ScoreResult(p, versions, fallback_reason="profiles_unavailable")
         if have:
             query = self.v0.encode([text])  # (1, F): one backbone pass for every candidate
             probs = self.v0.predict([b.state for _, b in have], query)[:, 0]  # (M,)

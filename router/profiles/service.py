@@ -8,9 +8,10 @@ rebuild after the write only fits the new state, and a failing encode writes not
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from concurrent.futures import Executor
 from dataclasses import dataclass
-from typing import Literal
+from typing import Literal, TypeVar
 
 from sqlalchemy import Engine
 from sqlalchemy.exc import IntegrityError
@@ -24,6 +25,9 @@ from router.store.models import Decision
 from router.store.profile_models import ProfileRowCreate
 
 
+T = TypeVar("T")
+
+
 @dataclass(frozen=True)
 class Change:
     model: str
@@ -32,16 +36,20 @@ class Change:
 
 
 class ProfileService:
-    def __init__(self, engine: Engine, scorer: V0Scorer | None) -> None:
+    def __init__(self, engine: Engine, scorer: V0Scorer | None, executor: Executor | None = None) -> None:
         self.engine, self.scorer = engine, scorer
+        self._executor = executor  # the database pool (None: asyncio's default, in tests)
+
+    async def _db(self, fn: Callable[[], T]) -> T:
+        return await asyncio.get_running_loop().run_in_executor(self._executor, fn)
 
     async def _prepare(self, texts: Sequence[str]) -> None:
         if self.scorer is not None:
-            await asyncio.to_thread(self.scorer.prepare, texts)
+            await self._db(lambda: self.scorer.prepare(texts))
 
     async def _refresh(self) -> None:
         if self.scorer is not None:
-            await asyncio.to_thread(self.scorer.refresh)
+            await self._db(self.scorer.refresh)
 
     async def upload(self, *, model: str, rows: Sequence[ProfileRowIn],
                      mode: Literal["append", "replace"]) -> Change:
@@ -57,7 +65,7 @@ class ProfileService:
                 session.commit()
             return Change(model, version, len(rows))
 
-        change = await asyncio.to_thread(write)
+        change = await self._db(write)
         await self._refresh()
         return change
 
@@ -79,7 +87,7 @@ class ProfileService:
                 session.commit()
             return Change(model, version, n)
 
-        change = await asyncio.to_thread(write)
+        change = await self._db(write)
         await self._refresh()
         return change
 
@@ -114,6 +122,6 @@ class ProfileService:
                         raise
             raise AssertionError("unreachable")
 
-        change = await asyncio.to_thread(write)
+        change = await self._db(write)
         await self._refresh()
         return change

@@ -24,8 +24,10 @@ def get_key(*, session: Session, key_id: int) -> ClientKey | None:
     return session.get(ClientKey, key_id)
 
 
-def revoke_key(*, session: Session, key: ClientKey) -> ClientKey:
-    if not key.revoked:
+def revoke_key(*, session: Session, key_id: int) -> ClientKey | None:
+    """Mark the key revoked (the row stays); None when there is no such key."""
+    key = session.get(ClientKey, key_id)
+    if key is not None and not key.revoked:
         key.revoked, key.revoked_at = True, utcnow()
         session.add(key)
         session.commit()

@@ -1,0 +1,62 @@
+"""The gateway as a real process (``python -m router.cli serve``), for signal and crash tests."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+
+from gateway_support import policies_yaml
+from upstream_server import free_port
+
+REPO = Path(__file__).resolve().parents[1]
+CLIENT_KEY = "static-key"  # a V0_CLIENT_KEYS key: accepted even while the database is away
+
+
+class GatewayProcess:
+    def __init__(self, tmp_path: Path, database_url: str, upstream_base: str, **env: str) -> None:
+        policies = tmp_path / "policies.yaml"
+        if not policies.exists():
+            policies.write_text(policies_yaml(upstream_base))
+        self.port = free_port()
+        self.base_url = f"http://127.0.0.1:{self.port}"
+        self.log = tmp_path / f"gateway-{self.port}.log"
+        self.env = {**os.environ, "PYTHONPATH": str(REPO), "V0_DATABASE_URL": database_url,
+                    "V0_POLICIES": str(policies), "V0_SCORER": "stand-in", "V0_SEED_PROFILES": "false",
+                    "V0_POLICY_RELOAD_S": "0", "V0_LOG_FLUSH_S": "0.05", "V0_LOG_RETRY_MAX_S": "0.2",
+                    "V0_STATE_DIR": str(tmp_path / "state"), "V0_CLIENT_KEYS": CLIENT_KEY, **env}
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    def start(self, timeout: float = 60) -> "GatewayProcess":
+        self.proc = subprocess.Popen([sys.executable, "-m", "router.cli", "serve", "--port", str(self.port),
+                                      "--log-level", "warning"], env=self.env, cwd=REPO,
+                                     stdout=self.log.open("ab"), stderr=subprocess.STDOUT)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"gateway exited: {self.log.read_text()[-2000:]}")
+            try:
+                if httpx.get(self.base_url + "/healthz", timeout=1).status_code == 200:
+                    return self
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.1)
+        raise RuntimeError("gateway did not start")
+
+    def chat(self, text: str = "hello") -> httpx.Response:
+        return httpx.post(self.base_url + "/v1/chat/completions", timeout=10,
+                          headers={"Authorization": f"Bearer {CLIENT_KEY}"},
+                          json={"model": "ok", "messages": [{"role": "user", "content": text}]})
+
+    def wait(self, timeout: float) -> int:
+        assert self.proc is not None
+        return self.proc.wait(timeout=timeout)
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
