@@ -29,6 +29,7 @@ serve: migrate
 	$(BIN)/v0-gateway serve --host 127.0.0.1 --port 8000
 
 test: setup
+	$(BIN)/lint-imports
 	$(BIN)/python -m pytest
 
 clean:

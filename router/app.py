@@ -26,12 +26,13 @@ from router.api.openapi import install_openapi
 from router.keys import KeyTable
 from router.litellm_setup import configure_litellm
 from router.policies import load_policies
-from router.profiles.features import FeatureCache
-from router.profiles.profile_cache import ProfileCache
-from router.profiles.scorer import V0Scorer
+from router.scoring.features import FeatureCache
+from router.scoring.profile_cache import ProfileCache
+from router.scoring.v0 import V0Scorer
 from router.profiles.seed import seed_default_profiles
 from router.profiles.service import ProfileService
-from router.runtime import PolicyWatcher, ScorerFactory, stand_in_scorer
+from router.runtime import PolicyWatcher, ScorerFactory
+from router.scoring.stand_in import stand_in_scorer
 from router.protocol import ChatCompletionRequest, FeedbackRequest
 from router.settings import Settings
 from router.store.db import DbStatus, make_engine
@@ -74,9 +75,11 @@ def create_app(settings: Settings | None = None, *, scorer_factory: ScorerFactor
             model = v0 if v0 is not None else await asyncio.to_thread(load_v0, settings)
             scorer = V0Scorer(model, engine, features=features,
                               cache=ProfileCache(state_dir) if state_dir else None)
-            factory = scorer.want
+            factory = lambda _policies: scorer  # noqa: E731  (one V0 scorer for every policies version)
         # A bad policies file stops the start here, with file, line and reason.
         watcher = PolicyWatcher(settings.policies, factory)
+        if scorer is not None:
+            scorer.want(watcher.runtime.policies)
         keys = KeyTable(engine, settings.client_key_set)
         seeding = {"done": not settings.seed_profiles}
 
@@ -114,6 +117,7 @@ def create_app(settings: Settings | None = None, *, scorer_factory: ScorerFactor
 
         async def reload() -> None:
             if await asyncio.to_thread(watcher.reload) and scorer is not None:
+                scorer.want(watcher.runtime.policies)  # the new file's (candidate, profile_size) pairs
                 await run_db(app, scorer.refresh)
 
         tasks = [asyncio.create_task(_every(s, fn, name), name=name) for s, fn, name in

@@ -13,7 +13,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from router.policies import Policies, PolicyError, load_policies
-from router.scoring import Scorer, StandInScorer
+from router.scoring.base import Scorer
+from router.scoring.stand_in import stand_in_scorer
 from router.upstream import Upstream
 
 log = logging.getLogger(__name__)
@@ -26,14 +27,6 @@ class Runtime:
     policies: Policies
     upstream: Upstream
     scorer: Scorer
-
-
-def stand_in_scorer(policies: Policies) -> Scorer:
-    """Rank candidates by price (equal prices, equal rank) for the placeholder scorer."""
-    per_token = {n: p.input_per_token + p.output_per_token for n, p in policies.prices.items()}
-    levels = sorted(set(per_token.values()))
-    span = max(len(levels) - 1, 1)
-    return StandInScorer({n: levels.index(v) / span for n, v in per_token.items()})
 
 
 def build_runtime(path: str | Path, scorer_factory: ScorerFactory = stand_in_scorer) -> Runtime:

@@ -127,7 +127,7 @@ def v0() -> Any:
 @pytest.fixture(scope="session")
 def feature_cache() -> Any:
     """One feature cache for every gateway the tests start (keyed by V0 fingerprint)."""
-    from router.profiles.features import FeatureCache
+    from router.scoring.features import FeatureCache
 
     return FeatureCache()
 

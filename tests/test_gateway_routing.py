@@ -6,7 +6,8 @@ import pytest
 
 from router.protocol import ChatMessage
 from router.routing import Estimate, decide, expected_cost
-from router.scoring import StandInScorer, routing_text
+from router.scoring import routing_text
+from router.scoring.stand_in import StandInScorer
 
 CANDS = ["a", "b", "c"]
 COSTS = {"a": 1.0, "b": 2.0, "c": 4.0}

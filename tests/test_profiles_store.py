@@ -11,8 +11,8 @@ import torch
 from sqlmodel import Session
 
 from router.policies import parse_policies
-from router.profiles.features import FeatureCache
-from router.profiles.scorer import V0Scorer
+from router.scoring.features import FeatureCache
+from router.scoring.v0 import V0Scorer
 from router.profiles.seed import SEED_KEY, seed_default_profiles
 from router.store import profile_crud
 from router.store.db import make_engine
@@ -67,7 +67,8 @@ def test_window_is_the_most_recent_rows_uploads_and_feedback(fresh_database):
 def test_rebuild_only_on_version_change_and_encode_only_new_rows(fresh_database):
     engine = make_engine(fresh_database)
     fake = CountingV0()
-    scorer = V0Scorer(fake, engine, features=FeatureCache()).want(POLICIES)
+    scorer = V0Scorer(fake, engine, features=FeatureCache())
+    scorer.want(POLICIES)
     with Session(engine) as s:
         add(s, "a", ("x", 0.0), ("yy", 1.0))
     assert scorer.refresh() == ["a"]
@@ -104,8 +105,9 @@ def test_seeding_happens_once_per_database(fresh_database, tmp_path):
 def test_a_second_replica_loads_features_instead_of_encoding(fresh_database):
     engine = make_engine(fresh_database)
     first, second = CountingV0(), CountingV0()
-    a = V0Scorer(first, engine, features=FeatureCache()).want(POLICIES)
-    b = V0Scorer(second, engine, features=FeatureCache()).want(POLICIES)
+    a, b = V0Scorer(first, engine, features=FeatureCache()), V0Scorer(second, engine, features=FeatureCache())
+    a.want(POLICIES)
+    b.want(POLICIES)
     with Session(engine) as s:
         add(s, "a", ("one", 0.0), ("three", 1.0))
     assert a.refresh() == ["a"] and sorted(first.encoded) == ["one", "three"]

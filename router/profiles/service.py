@@ -17,7 +17,7 @@ from sqlalchemy import Engine
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
-from router.profiles.scorer import V0Scorer
+from router.scoring.v0 import V0Scorer
 from router.profiles.upload import ProfileRowIn
 from router.protocol import GatewayError
 from router.store import crud, profile_crud

@@ -37,7 +37,7 @@ class DecisionBase(SQLModel):
     profile_versions: dict[str, int] | None = Field(default=None, sa_column=Column(JSON, nullable=True))
     # The client key (client_key.id) that made the request; None: no key or a V0_CLIENT_KEYS key.
     client_key_id: int | None = Field(default=None, index=True)
-    # The text that was scored (router/scoring.py:routing_text). Kept so that feedback can append
+    # The text that was scored (router/scoring/text.py:routing_text). Kept so that feedback can append
     # (routing text, score) to the answering model's profile.
     routing_text: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
     feedback_score: float | None = None  # POST /v1/feedback, in [0, 1]

@@ -2,7 +2,7 @@
 
 A profile rebuild encodes only rows whose text was never encoded by these weights; when the
 weights change (another fingerprint) every text is encoded again. Bounded (LRU). With a
-:class:`~router.profiles.feature_store.FeatureStore`, texts missing here are first looked up
+:class:`~router.scoring.feature_store.FeatureStore`, texts missing here are first looked up
 in the database (encoded by another replica) and newly encoded ones are saved there.
 """
 

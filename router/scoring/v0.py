@@ -12,7 +12,7 @@ for a rebuild: they use the states in place and record the versions they used.
 the policy from it. A candidate without profile rows gets P = ``missing_p`` (default 0), so it
 is chosen only as the policy's fallback.
 
-With a :class:`~router.profiles.profile_cache.ProfileCache`, every refresh that rebuilt a
+With a :class:`~router.scoring.profile_cache.ProfileCache`, every refresh that rebuilt a
 state saves the windows locally, and ``load_cached`` (called when the database is away at
 start) fits the last known states from it. While the scorer has neither read the database nor
 loaded the cache, ``score`` says so (``fallback_reason="profiles_unavailable"``), and the
@@ -32,10 +32,10 @@ from sqlalchemy import Engine
 from sqlmodel import Session
 
 from router.policies import Policies
-from router.profiles.profile_cache import CachedWindow, ProfileCache
-from router.profiles.feature_store import FeatureStore
-from router.profiles.features import FeatureCache
-from router.scoring import ScoreResult
+from router.scoring.profile_cache import CachedWindow, ProfileCache
+from router.scoring.feature_store import FeatureStore
+from router.scoring.features import FeatureCache
+from router.scoring.base import ScoreResult
 from router.store import profile_crud
 
 log = logging.getLogger(__name__)
@@ -65,10 +65,9 @@ class V0Scorer:
         self.source: str | None = None  # "database" | "cache" once states were read
 
     # ---- what to keep ready -------------------------------------------------------------
-    def want(self, policies: Policies) -> "V0Scorer":
+    def want(self, policies: Policies) -> None:
         """Keep states for every (candidate, profile_size) the policies use (next refresh)."""
         self._wanted = frozenset((c, p.profile_size) for p in policies.policies.values() for c in p.candidates)
-        return self
 
     def prepare(self, texts: Sequence[str]) -> None:
         """Encode texts into the feature cache ahead of a write (uploads)."""
