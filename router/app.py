@@ -32,6 +32,8 @@ from router.scoring.v0 import V0Scorer
 from router.profiles.seed import seed_default_profiles
 from router.profiles.service import ProfileService
 from router.runtime import PolicyWatcher, ScorerFactory
+from router.scoring.breaker import CircuitBreaker
+from router.scoring.guard import ScoringGuard
 from router.scoring.stand_in import stand_in_scorer
 from router.protocol import ChatCompletionRequest, FeedbackRequest
 from router.settings import Settings
@@ -114,6 +116,10 @@ def create_app(settings: Settings | None = None, *, scorer_factory: ScorerFactor
         app.state.watcher, app.state.engine, app.state.writer = watcher, engine, writer
         app.state.keys, app.state.scorer, app.state.db_status = keys, scorer, status
         app.state.profiles = ProfileService(engine, scorer, executors.db)
+        app.state.scoring_guard = ScoringGuard(
+            executors.scoring, timeout_s=settings.scoring_timeout_s, max_waiting=settings.scoring_queue_max,
+            breaker=CircuitBreaker(failures=settings.scoring_breaker_failures,
+                                   cooldown_s=settings.scoring_breaker_cooldown_s))
 
         async def reload() -> None:
             if await asyncio.to_thread(watcher.reload) and scorer is not None:

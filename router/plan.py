@@ -1,21 +1,25 @@
 """From a typed request to a routing plan: policy lookup, routing text, scores, decision.
 
-Raises GatewayError (404) for an unknown model or policy. Pure apart from the scorer call.
-The threshold is the request's override (header ``x-v0-threshold`` or body ``v0_threshold``)
-when given, else the policy's.
+``resolve`` (policy lookup, request checks: 404/400), ``score`` (the scorer), ``decide_plan``
+(expected costs and the pure decision). ``plan_request`` is the request path: scoring guarded by a
+time limit, a circuit breaker and a bounded queue (``router/scoring/guard.py``). The threshold is
+the request's override (header ``x-v0-threshold`` or body ``v0_threshold``) when given, else the
+policy's.
 """
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from router.policies import Policies
+from router.policies import Policies, PolicySpec
 from router.protocol import ChatCompletionRequest, GatewayError
-from router.routing import Decision, Estimate, decide, expected_cost
+from router.routing import Estimate, decide, expected_cost, unscored
 from router.runtime import Runtime
-from router.scoring import routing_text
+from router.scoring import ScoreResult, routing_text
+from router.scoring.guard import ScorerFailed, ScoringGuard
 from router.upstream import count_prompt_tokens
 
 
@@ -54,7 +58,21 @@ def allowed_extras(req: ChatCompletionRequest, policies: Policies, reachable: Se
     return frozenset(extras)
 
 
-def make_plan(req: ChatCompletionRequest, runtime: Runtime, *, threshold: float | None = None) -> Plan:
+@dataclass(frozen=True)
+class Target:
+    """A routed request before scoring: its policy, routing text, threshold and forwarded extras."""
+
+    requested_model: str
+    policy_name: str
+    policy: PolicySpec
+    text: str
+    threshold: float
+    extras: frozenset[str]
+
+
+def resolve(req: ChatCompletionRequest, runtime: Runtime, *, threshold: float | None = None) -> Plan | Target:
+    """Policy lookup and request checks (404 unknown model or policy, 400 unsupported field); an
+    unrouted request (a candidate named directly) is already its plan."""
     policies = runtime.policies
     policy_name = policies.policy_name_for(req.model)
     text = routing_text(req.messages)
@@ -71,17 +89,57 @@ def make_plan(req: ChatCompletionRequest, runtime: Runtime, *, threshold: float 
         raise GatewayError(404, f"The policy '{policy_name}' does not exist (GET /v1/models).",
                            param="model", code="policy_not_found")
     extras = allowed_extras(req, policies, policy.candidates)
-    threshold = policy.threshold if threshold is None else threshold
-    scored = runtime.scorer.score(text, policy.candidates, profile_size=policy.profile_size)
+    return Target(req.model, policy_name, policy, text, policy.threshold if threshold is None else threshold,
+                  extras)
+
+
+def score(target: Target, runtime: Runtime) -> ScoreResult:
+    """The scorer's call; its failure is a :class:`ScorerFailed` (a fallback, not a 500)."""
+    try:
+        return runtime.scorer.score(target.text, target.policy.candidates, profile_size=target.policy.profile_size)
+    except Exception as exc:
+        raise ScorerFailed(str(exc)) from exc
+
+
+def decide_plan(req: ChatCompletionRequest, target: Target, runtime: Runtime, scored: ScoreResult) -> Plan:
+    """Expected costs and the decision (``unscored`` when the scores are not real)."""
+    policies, policy = runtime.policies, target.policy
     tokens = count_prompt_tokens(req.upstream_messages())
     costs = {c: expected_cost(tokens, input_per_token=policies.prices[c].input_per_token,
                               output_per_token=policies.prices[c].output_per_token,
                               output_tokens=policy.expected_output_tokens)
              for c in policy.candidates}
-    decision: Decision = decide(candidates=policy.candidates, scores=scored.p_success, costs=costs,
-                                threshold=threshold, fallback=policy.fallback,
-                                strategy=policy.strategy, lam=policy.lambda_)
-    reason = scored.fallback_reason or decision.reason
-    return Plan(new_decision_id(), req.model, policy_name, decision.chosen, text, decision.fallbacks,
-                decision.estimates, threshold, decision.p_success, reason,
-                dict(scored.profile_versions), policy.strategy, tokens, extras, scored.fallback_reason)
+    if scored.fallback_reason:
+        decision = unscored(candidates=policy.candidates, costs=costs, fallback=policy.fallback)
+    else:
+        decision = decide(candidates=policy.candidates, scores=scored.p_success, costs=costs,
+                          threshold=target.threshold, fallback=policy.fallback,
+                          strategy=policy.strategy, lam=policy.lambda_)
+    return Plan(new_decision_id(), req.model, target.policy_name, decision.chosen, target.text, decision.fallbacks,
+                decision.estimates, target.threshold, decision.p_success,
+                scored.fallback_reason or decision.reason, dict(scored.profile_versions), policy.strategy,
+                tokens, target.extras, scored.fallback_reason)
+
+
+def scored_plan(req: ChatCompletionRequest, target: Target, runtime: Runtime) -> Plan:
+    return decide_plan(req, target, runtime, score(target, runtime))
+
+
+def make_plan(req: ChatCompletionRequest, runtime: Runtime, *, threshold: float | None = None) -> Plan:
+    """Resolve, score and decide in the calling thread, unguarded (offline use and tests)."""
+    target = resolve(req, runtime, threshold=threshold)
+    return target if isinstance(target, Plan) else scored_plan(req, target, runtime)
+
+
+async def plan_request(req: ChatCompletionRequest, runtime: Runtime, guard: ScoringGuard, *,
+                       threshold: float | None = None) -> Plan:
+    """The request path: scoring on the guard's pool under its time limit and breaker; without
+    scores (timeout, scorer error, breaker open, queue full) the policy's fallback, saying why."""
+    target = resolve(req, runtime, threshold=threshold)
+    if isinstance(target, Plan):
+        return target
+    plan, why = await guard.run(scored_plan, req, target, runtime)
+    if plan is not None:
+        return plan
+    blank = ScoreResult({c: 0.0 for c in target.policy.candidates}, fallback_reason=why)
+    return await asyncio.to_thread(decide_plan, req, target, runtime, blank)

@@ -81,3 +81,12 @@ def decide(*, candidates: Sequence[str], scores: Mapping[str, float], costs: Map
         chosen, reason = fallback, "fallback_none_above_threshold"
         ranked = [e.name for e in rest if e.name != fallback]
     return Decision(chosen, reason, tuple(ranked), estimates)
+
+
+def unscored(*, candidates: Sequence[str], costs: Mapping[str, float], fallback: str) -> Decision:
+    """No scores to decide on (the scorer failed, timed out, or has no profiles): the policy's
+    fallback, then the other candidates in policy order. Every P is reported as 0. The plan
+    records why in its reason."""
+    estimates = tuple(Estimate(c, 0.0, float(costs[c])) for c in candidates)
+    return Decision(fallback, "fallback_none_above_threshold", tuple(c for c in candidates if c != fallback),
+                    estimates)

@@ -43,6 +43,13 @@ class Settings(BaseSettings):
     # partition never holds a scoring thread.
     db_threads: int = Field(default=4, gt=0)
     scoring_threads: int = Field(default=4, gt=0)
+    # Scoring guard: seconds a request waits for its scores, requests that may wait for the scoring
+    # pool at once, and the circuit breaker (consecutive failures to open it, seconds it stays open).
+    # Past any of them the request goes to its policy's fallback with a reason (x-v0-fallback-reason).
+    scoring_timeout_s: float = Field(default=5.0, gt=0)
+    scoring_queue_max: int = Field(default=128, gt=0)
+    scoring_breaker_failures: int = Field(default=5, gt=0)
+    scoring_breaker_cooldown_s: float = Field(default=10.0, gt=0)
     # Admin API (/admin/...): bearer key; empty = the admin API is off (every /admin path is 404).
     admin_key: str = ""
     # Largest profile upload (bytes, 413 above) and most rows in one upload.

@@ -16,6 +16,7 @@ from router.profiles.service import ProfileService
 from router.protocol import ChatCompletionRequest, GatewayError
 from router.runtime import PolicyWatcher, Runtime
 from router.scoring import message_text
+from router.scoring.guard import ScoringGuard
 from router.settings import Settings
 from router.store.executor import run_db
 from router.store.writer import DecisionWriter
@@ -39,6 +40,10 @@ def get_watcher(request: Request) -> PolicyWatcher:
 
 def get_writer(request: Request) -> DecisionWriter:
     return request.app.state.writer
+
+
+def get_scoring_guard(request: Request) -> ScoringGuard:
+    return request.app.state.scoring_guard
 
 
 def get_profiles(request: Request) -> ProfileService:
@@ -71,6 +76,7 @@ class Db:
 
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 DbDep = Annotated[Db, Depends(Db)]
+GuardDep = Annotated[ScoringGuard, Depends(get_scoring_guard)]
 ProfilesDep = Annotated[ProfileService, Depends(get_profiles)]
 KeysDep = Annotated[KeyTable, Depends(get_keys)]
 RuntimeDep = Annotated[Runtime, Depends(get_runtime)]

@@ -11,13 +11,13 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, StreamingResponse
 
-from router.api.deps import ChatRequestDep, ClientKeyDep, RuntimeDep, SettingsDep, ThresholdDep, WriterDep
+from router.api.deps import (ChatRequestDep, ClientKeyDep, GuardDep, RuntimeDep, SettingsDep, ThresholdDep,
+                             WriterDep)
 from router.keys import Identity
-from router.plan import Plan, make_plan
+from router.plan import Plan, plan_request
 from router.policies import AUTO_MODEL, POLICY_PREFIX
 from router.api.openapi import request_body
 from router.protocol import ChatCompletionRequest, ChatCompletionResponse, ErrorResponse, GatewayError, ModelCard, ModelList
-from router.store.executor import run_scoring
 from router.store.models import DecisionCreate
 from router.upstream import Upstream, answered_by, to_gateway_error
 
@@ -37,10 +37,10 @@ async def list_models(_: ClientKeyDep, runtime: RuntimeDep) -> ModelList:
 
 @router.post("/chat/completions", response_model=None, openapi_extra=request_body(ChatCompletionRequest))
 async def chat_completions(identity: ClientKeyDep, req: ChatRequestDep, threshold: ThresholdDep,
-                           runtime: RuntimeDep, writer: WriterDep, settings: SettingsDep,
+                           runtime: RuntimeDep, guard: GuardDep, writer: WriterDep, settings: SettingsDep,
                            request: Request) -> JSONResponse | StreamingResponse:
     started = time.perf_counter()
-    plan = await run_scoring(request, make_plan, req, runtime, threshold=threshold)
+    plan = await plan_request(req, runtime, guard, threshold=threshold)
     log = _Logger(plan, writer, started, stream=req.stream, identity=identity)
     upstream = runtime.upstream
     extra: dict[str, str] = {}

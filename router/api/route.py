@@ -6,21 +6,20 @@ Same body, auth and threshold override as /v1/chat/completions. No decision row 
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter
 
-from router.api.deps import ChatRequestDep, ClientKeyDep, RuntimeDep, ThresholdDep
-from router.plan import make_plan
+from router.api.deps import ChatRequestDep, ClientKeyDep, GuardDep, RuntimeDep, ThresholdDep
+from router.plan import plan_request
 from router.api.openapi import request_body
 from router.protocol import ChatCompletionRequest, RouteCandidate, RouteResponse
-from router.store.executor import run_scoring
 
 router = APIRouter(prefix="/v1")
 
 
 @router.post("/route", openapi_extra=request_body(ChatCompletionRequest))
 async def route(_: ClientKeyDep, req: ChatRequestDep, threshold: ThresholdDep, runtime: RuntimeDep,
-                request: Request) -> RouteResponse:
-    plan = await run_scoring(request, make_plan, req, runtime, threshold=threshold)
+                guard: GuardDep) -> RouteResponse:
+    plan = await plan_request(req, runtime, guard, threshold=threshold)
     return RouteResponse(
         requested_model=plan.requested_model, policy=plan.policy, strategy=plan.strategy,
         threshold=plan.threshold, chosen=plan.chosen, reason=plan.reason or "unrouted",
