@@ -1,6 +1,6 @@
 """Routing overhead of the gateway with V0: 5 candidates, 256-row profiles, this CPU.
 
-Starts an instant OpenAI-compatible upstream on loopback and the gateway as a process
+Starts the loopback upstream (bench/loopback.py) and the gateway, each as its own process
 (`v0-gateway serve`, V0_DEBUG_TIMING=1) on a new SQLite database, with five candidates named
 like the default models so that their shipped 256-row profiles (router/data/profiles/) are
 seeded on start. Then, one request at a time:
@@ -19,7 +19,9 @@ seeded on start. Then, one request at a time:
 
 Bounded: --requests per phase (default 200), loopback only, no network.
 
-    python bench/routing_overhead.py [--requests 200] [--replica] [--out results.json]
+    python -m bench.routing_overhead [--requests 200] [--replica] [--out results.json]
+
+Run it from the repository root.
 """
 
 from __future__ import annotations
@@ -28,17 +30,18 @@ import argparse
 import json
 import os
 import random
-import socket
 import subprocess
 import sys
 import tempfile
-import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import Any
 
 import httpx
 import numpy as np
+
+from bench.loopback import free_port, loopback_process
+from router.migrate import upgrade
 
 REPO = Path(__file__).resolve().parents[1]
 PROFILES = REPO / "router" / "data" / "profiles"
@@ -46,34 +49,6 @@ PROFILES = REPO / "router" / "data" / "profiles"
 CANDIDATES = [("gemma-2-9b-it", 0.1), ("qwen2.5-7b-instruct", 0.2), ("llama-3.1-8b-instruct", 0.2),
               ("llama-3.1-nemotron-51b-instruct", 0.9), ("llama-3.3-nemotron-super-49b-v1", 0.9)]
 ADMIN = "bench-admin"
-REPLY = json.dumps({"id": "b", "object": "chat.completion", "created": 0, "model": "m",
-                    "choices": [{"index": 0, "finish_reason": "stop", "message": {"role": "assistant", "content": "ok"}}],
-                    "usage": {"prompt_tokens": 10, "completion_tokens": 1, "total_tokens": 11}}).encode()
-
-
-class _Upstream(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-
-    def log_message(self, *args) -> None:
-        pass
-
-    def setup(self) -> None:
-        super().setup()
-        self.request.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)  # no delayed-ACK stalls
-
-    def do_POST(self) -> None:
-        self.rfile.read(int(self.headers.get("Content-Length", "0")))
-        self.send_response(200)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(REPLY)))
-        self.end_headers()
-        self.wfile.write(REPLY)
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def policies(upstream: str) -> str:
@@ -111,23 +86,11 @@ def version_seen(base: str, text: str, model: str) -> int:
     return next(c["profile_version"] for c in r.json()["candidates"] if c["name"] == model)
 
 
-def main() -> int:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--requests", type=int, default=200, help="requests per phase (default 200)")
-    ap.add_argument("--warmup", type=int, default=20)
-    ap.add_argument("--replica", action="store_true", help="also time the upload on a second gateway process")
-    ap.add_argument("--out", help="write the figures as JSON here")
-    args = ap.parse_args()
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _Upstream)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    upstream = f"http://127.0.0.1:{server.server_address[1]}/v1"
+def measure(args: argparse.Namespace, upstream: str) -> dict[str, Any]:
+    """Start the gateway (and with --replica a second one) against ``upstream``; time every phase."""
     work = Path(tempfile.mkdtemp(prefix="v0-overhead-"))
     (work / "policies.yaml").write_text(policies(upstream))
     url = f"sqlite:///{work}/bench.db"
-    sys.path.insert(0, str(REPO))
-    from router.migrate import upgrade
-
     upgrade(url)
     env = {**os.environ, "V0_DATABASE_URL": url, "V0_POLICIES": str(work / "policies.yaml"), "V0_ADMIN_KEY": ADMIN,
            "V0_DEBUG_TIMING": "1", "V0_POLICY_RELOAD_S": "0", "HF_HUB_OFFLINE": "1", "LITELLM_LOCAL_MODEL_COST_MAP": "True"}
@@ -142,7 +105,7 @@ def main() -> int:
         rng = random.Random(0)
         texts = [f"{rng.choice(prompts)}\n\nAnswer briefly (request {i})." for i in range(args.warmup + args.requests)]
         client = httpx.Client(timeout=60)
-        results: dict[str, object] = {"requests": args.requests, "start_s": round(start_s, 2)}
+        results: dict[str, Any] = {"requests": args.requests, "start_s": round(start_s, 2)}
 
         def run(model: str, path: str = "/v1/chat/completions") -> tuple[list[float], list[float]]:
             header, wall = [], []
@@ -196,7 +159,19 @@ def main() -> int:
         for p in procs:
             p.terminate()
             p.wait(timeout=30)
-        server.shutdown()
+    return results
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--requests", type=int, default=200, help="requests per phase (default 200)")
+    ap.add_argument("--warmup", type=int, default=20)
+    ap.add_argument("--replica", action="store_true", help="also time the upload on a second gateway process")
+    ap.add_argument("--out", help="write the figures as JSON here")
+    args = ap.parse_args()
+
+    with loopback_process() as upstream:
+        results = measure(args, upstream)
 
     for name in ("routed_overhead_ms", "passthrough_overhead_ms", "route_endpoint_ms", "routed_end_to_end_ms",
                  "passthrough_end_to_end_ms", "direct_upstream_ms"):

@@ -1,6 +1,6 @@
 """How sure is "the adapter beats the ablation"? Paired bootstrap over eval prompts.
 
-    python bench/value_bootstrap.py --profiles DIR --eval DIR [--seeds 0 1 2] [--resamples 2000]
+    python -m bench.value_bootstrap --profiles DIR --eval DIR [--seeds 0 1 2] [--resamples 2000]
 
 Same protocol as ``v0-gateway bench value`` (same folder for both: the same split and profile
 draw per seed): the default head and the adapter-free ablation score the same eval prompts; each

@@ -1,6 +1,6 @@
 """Speed of the gateway's hot path: score 1 prompt against C candidates with N-row profiles.
 
-    python bench/value_speed.py --data ../shared/data [--calls 300] [--tabpfn-calls 30]
+    python -m bench.value_speed --data ../shared/data [--calls 300] [--tabpfn-calls 30]
 
 Query prompts are real prompts of mixed length drawn (seeded) from every dataset under --data;
 profiles are real prompts and scores of C models of llmrouter_dcrouter9. The profile states are

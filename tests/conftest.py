@@ -1,11 +1,10 @@
-"""Shared fixtures: a loopback OpenAI-compatible upstream, migrated databases (SQLite and
-PostgreSQL), and the gateway served by a real uvicorn server on a free loopback port."""
+"""Shared fixtures: the loopback OpenAI-compatible upstream (bench/loopback.py), migrated
+databases (SQLite and PostgreSQL), and the gateway served by a real uvicorn server on a free
+loopback port."""
 
 from __future__ import annotations
 
 import os
-import threading
-import time
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -17,16 +16,15 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 import pytest
 import sqlalchemy as sa
-import uvicorn
 
-from upstream_server import FakeUpstream, free_port
+from bench.loopback import LoopbackUpstream, ServerThread
 
 PG_ADMIN_URL = os.environ.get("V0_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 
 
 @pytest.fixture(scope="session")
-def upstream() -> Iterator[FakeUpstream]:
-    with FakeUpstream() as up:
+def upstream() -> Iterator[LoopbackUpstream]:
+    with LoopbackUpstream() as up:
         yield up
 
 
@@ -86,34 +84,20 @@ class Served:
     base_url: str  # e.g. http://127.0.0.1:PORT
 
 
-class _Server(uvicorn.Server):
-    def install_signal_handlers(self) -> None:  # not in the main thread
-        pass
-
-
 @pytest.fixture
 def serve_app() -> Iterator[Callable[[Any], Served]]:
     """Serve an ASGI app with a real uvicorn server in a thread; stopped after the test."""
-    running: list[tuple[_Server, threading.Thread]] = []
+    running: list[ServerThread] = []
 
     def start(app: Any) -> Served:
-        port = free_port()
-        server = _Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning",
-                                        lifespan="on"))
-        thread = threading.Thread(target=server.run, daemon=True)
-        thread.start()
-        deadline = time.monotonic() + 20
-        while not server.started:
-            if not thread.is_alive() or time.monotonic() > deadline:
-                raise RuntimeError("server did not start")
-            time.sleep(0.01)
-        running.append((server, thread))
+        server = ServerThread(app, lifespan="on")
+        port = server.start()
+        running.append(server)
         return Served(app=app, base_url=f"http://127.0.0.1:{port}")
 
     yield start
-    for server, thread in running:
-        server.should_exit = True
-        thread.join(timeout=10)
+    for server in running:
+        server.stop()
 
 
 @pytest.fixture(scope="session")

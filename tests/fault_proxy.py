@@ -13,23 +13,18 @@ Used by the fault tests and by ``bench/faults``.
 from __future__ import annotations
 
 import asyncio
-import socket
 import threading
 from typing import Literal
 
+from bench.loopback import free_port
+
 Mode = Literal["pass", "refuse", "blackhole"]
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 class FaultProxy:
     def __init__(self, target_host: str, target_port: int, port: int | None = None) -> None:
         self.target = (target_host, target_port)
-        self.port = port or _free_port()
+        self.port = port or free_port()
         self.mode: Mode = "pass"
         self._loop = asyncio.new_event_loop()
         self._server: asyncio.Server | None = None

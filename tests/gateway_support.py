@@ -16,13 +16,13 @@ from sqlalchemy import Engine
 from sqlalchemy import func
 from sqlmodel import Session, col, select
 
+from bench.loopback import free_port
 from router.app import create_app
 from router.scoring import ScoreResult
 from router.settings import Settings
 from router.store import crud
 from router.store.db import make_engine
 from router.store.models import Decision
-from upstream_server import free_port
 
 # Prices per 1M tokens: "ok" is cheap, "strong" is expensive.
 OK_IN, OK_OUT = 1.0, 2.0

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import httpx
 
+from bench.loopback import free_port
 from gateway_support import policies_yaml
-from upstream_server import free_port
 
 REPO = Path(__file__).resolve().parents[1]
 CLIENT_KEY = "static-key"  # a V0_CLIENT_KEYS key: accepted even while the database is away

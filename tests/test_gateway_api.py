@@ -7,8 +7,8 @@ import httpx
 import openai
 import pytest
 
+from bench.loopback import COMPLETION_TOKENS, PROMPT_TOKENS
 from gateway_support import OK_IN, OK_OUT, start_gateway, wait_for_decision, wait_until
-from upstream_server import COMPLETION_TOKENS, PROMPT_TOKENS
 
 OK_COST = PROMPT_TOKENS * OK_IN / 1e6 + COMPLETION_TOKENS * OK_OUT / 1e6
 

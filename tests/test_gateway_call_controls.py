@@ -8,9 +8,9 @@ from __future__ import annotations
 import openai
 import pytest
 
+from bench.loopback import LoopbackUpstream
 from gateway_support import count_decisions, start_gateway
 from router.policies import PolicyError, parse_policies
-from upstream_server import FakeUpstream
 
 HELLO = [{"role": "user", "content": "hello"}]
 
@@ -18,7 +18,7 @@ HELLO = [{"role": "user", "content": "hello"}]
 @pytest.fixture(scope="module")
 def trap():
     """Where a hostile client would like the operator's key to go."""
-    with FakeUpstream() as up:
+    with LoopbackUpstream() as up:
         yield up
 
 

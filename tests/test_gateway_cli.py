@@ -12,10 +12,10 @@ import openai
 import pytest
 import sqlalchemy as sa
 
+from bench.loopback import free_port
 from gateway_support import get_decision, wait_until
 from router import cli
 from router.migrate import upgrade
-from upstream_server import free_port
 
 
 def test_only_the_chosen_subcommand_is_imported():

@@ -9,8 +9,8 @@ import httpx
 import openai
 import pytest
 
+from bench.loopback import SLOW_SECONDS
 from gateway_support import count_decisions, newest_decisions, start_gateway, wait_for_decision, wait_until
-from upstream_server import SLOW_SECONDS
 
 GOOD = {"model": "ok", "messages": [{"role": "user", "content": "hello"}]}
 MAX_BODY = 1_048_576  # the documented default of V0_MAX_BODY_BYTES

@@ -1,11 +1,12 @@
 """How much LiteLLM itself adds to one call, in process, before any gateway code runs.
 
-Starts the instant loopback upstream (upstream.py), then times, one call at a time and in the
-same process: a direct httpx POST, `litellm.acompletion`, and `litellm.Router.acompletion`.
+Starts the loopback upstream (bench/loopback.py) as its own process, then times, one call at a
+time and in this process: a direct httpx POST, `litellm.acompletion`, and
+`litellm.Router.acompletion`.
 The difference to the direct call is the floor that any gateway forwarding through LiteLLM
 pays on this machine, to set beside the proxy's overhead in run.py's results.
 
-    python bench/overhead/litellm_floor.py [--calls 300]
+    python -m bench.overhead.litellm_floor [--calls 300]     (from the repository root)
 """
 
 from __future__ import annotations
@@ -14,16 +15,13 @@ import argparse
 import asyncio
 import os
 import statistics
-import subprocess
-import sys
 import time
-from pathlib import Path
 
 os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 
 import httpx  # noqa: E402
 
-from run import free_port  # noqa: E402  (bench/overhead/run.py)
+from bench.loopback import loopback_process  # noqa: E402
 
 
 async def timed(call, calls: int, warmup: int = 20) -> list[float]:
@@ -66,18 +64,5 @@ if __name__ == "__main__":
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--calls", type=int, default=300)
     args = ap.parse_args()
-    port = free_port()
-    upstream = subprocess.Popen([sys.executable, str(Path(__file__).with_name("upstream.py")), "--port", str(port)],
-                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
-        base = f"http://127.0.0.1:{port}/v1"
-        for _ in range(100):  # wait for the upstream, at most 10 s
-            try:
-                httpx.get(f"http://127.0.0.1:{port}/health", timeout=0.5)
-                break
-            except httpx.HTTPError:
-                time.sleep(0.1)
+    with loopback_process() as base:
         asyncio.run(main(args.calls, base))
-    finally:
-        upstream.terminate()
-        upstream.wait(timeout=10)
