@@ -9,7 +9,7 @@ import httpx
 import pytest
 import sqlalchemy as sa
 
-from fault_proxy import FaultProxy
+from bench.faults.proxy import FaultProxy
 from gateway_support import count_decisions, engine_for, start_gateway, wait_until
 from router.migrate import upgrade
 

@@ -10,9 +10,9 @@ import time
 import pytest
 import sqlalchemy as sa
 
-from fault_proxy import FaultProxy
+from bench.faults.proxy import FaultProxy
 from gateway_support import count_decisions, engine_for, wait_until
-from process_support import GatewayProcess
+from bench.faults.gateway_process import GatewayProcess
 from router.migrate import upgrade
 
 

@@ -1,10 +1,10 @@
 """Fault benchmark: the gateway under load while PostgreSQL is refused, black-holed, while the
 gateway gets SIGTERM or kill -9, and with poison prompts mixed in. Loopback only, bounded.
 
-    python bench/faults/run.py [--fault-s 30] [--rate 40] [--scenarios refused,blackhole,sigterm,kill9,poison]
+    python -m bench.faults.run [--fault-s 30] [--rate 40] [--scenarios refused,blackhole,sigterm,kill9,poison]
 
 Each scenario: a fresh PostgreSQL database (V0_TEST_PG_URL, default postgres@127.0.0.1:5432/test)
-behind tests/fault_proxy.py, the loopback upstream of tests/upstream_server.py, the gateway as a
+behind bench/faults/proxy.py, the loopback upstream of bench/loopback.py, the gateway as a
 real process (stand-in scorer). Load: ``--rate`` chat requests per second (httpx), ``--fault-s``
 before, during and after the fault. Prints requests answered, chat p99 before and during the
 fault, and rows expected (answered requests) vs written.
@@ -16,21 +16,17 @@ import argparse
 import asyncio
 import os
 import signal
-import sys
+import tempfile
 import time
 import uuid
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[2]
-sys.path[:0] = [str(REPO), str(REPO / "tests")]
-os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
+import httpx
+import sqlalchemy as sa
 
-import httpx  # noqa: E402
-import sqlalchemy as sa  # noqa: E402
-
-from fault_proxy import FaultProxy  # noqa: E402
-from process_support import CLIENT_KEY, GatewayProcess  # noqa: E402
-from upstream_server import FakeUpstream  # noqa: E402
+from bench.faults.gateway_process import CLIENT_KEY, GatewayProcess
+from bench.faults.proxy import FaultProxy
+from bench.loopback import LoopbackUpstream
 
 PG = os.environ.get("V0_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 POISON = ["lone \ud800 surrogate", "nul \x00 byte"]
@@ -69,7 +65,7 @@ def rows_written(url: str, ids: list[str]) -> int:
     return len(set(ids) & found)
 
 
-async def scenario(name: str, fault_s: float, rate: float, upstream: FakeUpstream, work: Path) -> dict:
+async def scenario(name: str, fault_s: float, rate: float, upstream: LoopbackUpstream, work: Path) -> dict:
     from router.migrate import upgrade
 
     admin = sa.create_engine(PG, isolation_level="AUTOCOMMIT")
@@ -140,11 +136,11 @@ async def main() -> None:
     ap.add_argument("--fault-s", type=float, default=30)
     ap.add_argument("--rate", type=float, default=40)
     ap.add_argument("--scenarios", default="refused,blackhole,sigterm,kill9,poison")
-    ap.add_argument("--work", default=f"/tmp/v0-faults-{os.getpid()}")
+    ap.add_argument("--work", default=None, help="working folder (default: a new temporary folder)")
     args = ap.parse_args()
-    with FakeUpstream() as upstream:
+    with LoopbackUpstream() as upstream:
         for name in args.scenarios.split(","):
-            print(await scenario(name, args.fault_s, args.rate, upstream, Path(args.work)), flush=True)
+            print(await scenario(name, args.fault_s, args.rate, upstream, Path(args.work or tempfile.mkdtemp(prefix="v0-faults-"))), flush=True)
 
 
 if __name__ == "__main__":

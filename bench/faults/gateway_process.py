@@ -11,10 +11,19 @@ from pathlib import Path
 import httpx
 
 from bench.loopback import free_port
-from gateway_support import policies_yaml
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 CLIENT_KEY = "static-key"  # a V0_CLIENT_KEYS key: accepted even while the database is away
+
+
+def policies_yaml(upstream_base: str) -> str:
+    """Two loopback candidates: "ok" (cheap) and "strong"; policy "balanced" routes between them."""
+    def cand(price: float) -> str:
+        return (f"    model: openai/fake-ok\n    api_base: {upstream_base}\n    input_price: {price}\n"
+                f"    output_price: {price}\n    timeout: 5\n    num_retries: 0\n")
+
+    return (f"default_policy: balanced\ncandidates:\n  ok:\n{cand(1.0)}  strong:\n{cand(10.0)}policies:\n"
+            "  balanced:\n    candidates: [ok, strong]\n    threshold: 0.7\n    fallback: strong\n")
 
 
 class GatewayProcess:
