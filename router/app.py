@@ -19,7 +19,7 @@ from typing import Any
 from fastapi import FastAPI
 from sqlalchemy.engine import make_url
 
-from router.api import admin_keys, admin_profiles, feedback, health, openai, route
+from router.api import admin_keys, admin_profiles, feedback, health, metrics, openai, route
 from router.api.admin_profiles import DeleteRows
 from router.api.errors import install_error_handlers
 from router.api.openapi import install_openapi
@@ -142,9 +142,10 @@ def create_app(settings: Settings | None = None, *, scorer_factory: ScorerFactor
 
     app = FastAPI(title="V0 Gateway", version=version("v0-gateway"), lifespan=lifespan)
     app.state.settings = settings
+    app.state.metrics = metrics.Metrics(app.state)
     install_error_handlers(app)
     install_openapi(app, [ChatCompletionRequest, FeedbackRequest, ClientKeyCreate, DeleteRows])
-    for module in (openai, route, feedback, admin_profiles, admin_keys, health):
+    for module in (openai, route, feedback, admin_profiles, admin_keys, health, metrics):
         app.include_router(module.router)
     if settings.debug_timing:
         app.add_middleware(ReceivedAt)

@@ -79,6 +79,8 @@ def test_slow_scorer_times_out_to_the_fallback(serve_app, tmp_path, database_url
     row = wait_for_decision(database_url, r.headers["x-v0-decision-id"])
     assert (row.reason, row.chosen_model, row.status) == ("scorer_timeout", "strong", "ok")
     assert [c["p_success"] for c in row.candidates] == [0.0, 0.0]
+    metrics = httpx.get(served.base_url + "/metrics").text
+    assert 'v0_scorer_fallbacks_total{reason="scorer_timeout"} 1.0' in metrics
 
 
 def test_failing_scorer_falls_back_then_the_breaker_stops_calling_it(serve_app, tmp_path, database_url, upstream):

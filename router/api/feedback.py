@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
 
 from router.api.deps import ClientKeyDep, DbDep, ProfilesDep, WriterDep, json_body
 from router.api.openapi import request_body
@@ -22,7 +22,7 @@ router = APIRouter(prefix="/v1")
 
 
 @router.post("/feedback", openapi_extra=request_body(FeedbackRequest))
-async def feedback(identity: ClientKeyDep, fb: Annotated[FeedbackRequest, json_body(FeedbackRequest)],
+async def feedback(request: Request, identity: ClientKeyDep, fb: Annotated[FeedbackRequest, json_body(FeedbackRequest)],
                    db: DbDep, writer: WriterDep, profiles: ProfilesDep) -> FeedbackResponse:
     if not await writer.settle(fb.decision_id):
         raise GatewayError(503, "The decision is not written yet (database unreachable); retry later.",
@@ -38,5 +38,6 @@ async def feedback(identity: ClientKeyDep, fb: Annotated[FeedbackRequest, json_b
         raise GatewayError(409, f"Decision {fb.decision_id!r} has no answer to grade (status "
                            f"{decision.status!r}).", param="decision_id", code="decision_not_gradable")
     change = await profiles.feedback(decision=decision, score=fb.score)
+    request.app.state.metrics.feedback.labels(change.model).inc()
     return FeedbackResponse(decision_id=decision.id, score=fb.score, model=change.model,
                             profile_version=change.version)

@@ -16,6 +16,7 @@ from router.api.deps import (ChatRequestDep, ClientKeyDep, GuardDep, RuntimeDep,
 from router.keys import Identity
 from router.plan import Plan, plan_request
 from router.policies import AUTO_MODEL, POLICY_PREFIX
+from router.api.metrics import Metrics
 from router.api.openapi import request_body
 from router.protocol import ChatCompletionRequest, ChatCompletionResponse, ErrorResponse, GatewayError, ModelCard, ModelList
 from router.store.models import DecisionCreate
@@ -41,12 +42,17 @@ async def chat_completions(identity: ClientKeyDep, req: ChatRequestDep, threshol
                            request: Request) -> JSONResponse | StreamingResponse:
     started = time.perf_counter()
     plan = await plan_request(req, runtime, guard, threshold=threshold)
-    log = _Logger(plan, writer, started, stream=req.stream, identity=identity)
+    metrics: Metrics = request.app.state.metrics
+    metrics.decision_seconds.observe(time.perf_counter() - started)
+    if plan.fallback_reason:
+        metrics.scorer_fallbacks.labels(plan.fallback_reason).inc()
+    log = _Logger(plan, writer, started, stream=req.stream, identity=identity, metrics=metrics)
     upstream = runtime.upstream
     extra: dict[str, str] = {}
     if settings.debug_timing:  # request receipt (timing middleware) -> the upstream call
         received = getattr(request.state, "v0_received", started)
         extra["x-v0-overhead-ms"] = f"{(time.perf_counter() - received) * 1000:.3f}"
+    log.upstream_started = time.perf_counter()
     try:
         result = await upstream.complete(candidate=plan.chosen, messages=req.upstream_messages(),
                                          params=req.upstream_params(plan.extra_params), fallbacks=plan.fallbacks,
@@ -124,12 +130,18 @@ async def _sse(chunks: AsyncIterator[Any], answered: str, wants_usage: bool, ups
 class _Logger:
     """Builds the request's one decision row and hands it to the writer (off the request path)."""
 
-    def __init__(self, plan: Plan, writer: Any, started: float, *, stream: bool, identity: Identity) -> None:
+    def __init__(self, plan: Plan, writer: Any, started: float, *, stream: bool, identity: Identity,
+                 metrics: Metrics) -> None:
         self.plan, self.writer, self.started, self.stream = plan, writer, started, stream
-        self.identity = identity
+        self.identity, self.metrics = identity, metrics
+        self.upstream_started: float | None = None  # set when the upstream call starts
 
     def _submit(self, **outcome: Any) -> None:
         plan = self.plan
+        model = outcome.get("answered_model") or plan.chosen
+        self.metrics.requests.labels(plan.policy or "none", model, outcome["status"]).inc()
+        if self.upstream_started is not None:
+            self.metrics.upstream_seconds.labels(model).observe(time.perf_counter() - self.upstream_started)
         self.writer.submit(DecisionCreate(
             id=plan.decision_id, requested_model=plan.requested_model, policy=plan.policy,
             chosen_model=plan.chosen, reason=plan.reason, threshold=plan.threshold,

@@ -29,14 +29,13 @@ class ScoringGuard:
                  breaker: CircuitBreaker) -> None:
         self._pool, self._timeout, self._max_waiting, self.breaker = pool, timeout_s, max_waiting, breaker
         self.waiting = 0  # queued or running on the pool, timed-out calls included until they end
-        self.fallbacks: dict[str, int] = {}  # reason -> requests routed without scores
 
     async def run(self, fn: Callable[..., T], *args: Any) -> tuple[T | None, str | None]:
         """(result, None), or (None, reason) when the request must go without scores."""
         if self.waiting >= self._max_waiting:
-            return None, self._fallback("scorer_overloaded")
+            return None, "scorer_overloaded"
         if not self.breaker.allow():
-            return None, self._fallback("scorer_circuit_open")
+            return None, "scorer_circuit_open"
         self.waiting += 1
         future = asyncio.get_running_loop().run_in_executor(self._pool, fn, *args)
         future.add_done_callback(self._done)
@@ -44,11 +43,11 @@ class ScoringGuard:
             result = await asyncio.wait_for(asyncio.shield(future), self._timeout)
         except TimeoutError:
             self.breaker.failure()
-            return None, self._fallback("scorer_timeout")
+            return None, "scorer_timeout"
         except ScorerFailed as exc:
             self.breaker.failure()
             log.error("scorer failed; routing without scores", exc_info=exc.__cause__ or exc)
-            return None, self._fallback("scorer_error")
+            return None, "scorer_error"
         self.breaker.success()
         return result, None
 
@@ -56,7 +55,3 @@ class ScoringGuard:
         self.waiting -= 1
         if not future.cancelled():
             future.exception()  # retrieved: a late failure after a timeout is not "never retrieved"
-
-    def _fallback(self, reason: str) -> str:
-        self.fallbacks[reason] = self.fallbacks.get(reason, 0) + 1
-        return reason

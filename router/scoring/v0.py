@@ -69,6 +69,13 @@ class V0Scorer:
         """Keep states for every (candidate, profile_size) the policies use (next refresh)."""
         self._wanted = frozenset((c, p.profile_size) for p in policies.policies.values() for c in p.candidates)
 
+    def versions_in_use(self) -> dict[str, int]:
+        """Each model's profile version in the states in use (the lowest, if several window sizes)."""
+        out: dict[str, int] = {}
+        for (model, _), built in self._states.items():
+            out[model] = min(out.get(model, built.version), built.version)
+        return out
+
     def prepare(self, texts: Sequence[str]) -> None:
         """Encode texts into the feature cache ahead of a write (uploads)."""
         self.features.features(self.v0, list(texts), self.store)

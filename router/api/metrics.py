@@ -1,0 +1,76 @@
+"""``GET /metrics``: Prometheus metrics, one registry per app (created by the factory, not at import).
+
+Counted on the request path:
+- ``v0_requests_total{policy, model, status}``: every request that got a decision row (``policy`` is
+  ``none`` for a candidate named directly; ``model`` the one that answered, else the one chosen;
+  ``status`` the row's: ok, upstream_error, upstream_timeout, stream_error, client_closed);
+- ``v0_decision_seconds``: request receipt to routing decision (scoring included);
+- ``v0_upstream_seconds{model}``: the upstream call, to the last byte for streams;
+- ``v0_feedback_total{model}``: grades received;
+- ``v0_scorer_fallbacks_total{reason}``: requests routed without scores (scorer_timeout,
+  scorer_error, scorer_circuit_open, scorer_overloaded, profiles_unavailable).
+Read from the gateway's state at each scrape:
+- ``v0_decision_log_pending`` / ``_dropped`` / ``_quarantined`` / ``_written``: the decision writer;
+- ``v0_profile_version{model}``: the profile version each candidate is scored with;
+- ``v0_scorer_breaker_open``: 1 while the scorer's circuit breaker is open.
+One process per registry: with several worker processes each would report its own numbers.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import Response
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.registry import Collector
+
+router = APIRouter()
+
+_SECONDS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0)
+
+
+class Metrics:
+    def __init__(self, state: Any) -> None:
+        self.registry = CollectorRegistry()
+        self.requests = Counter("v0_requests", "Requests with a decision row", ["policy", "model", "status"],
+                                registry=self.registry)
+        self.decision_seconds = Histogram("v0_decision_seconds", "Receipt to routing decision",
+                                          buckets=_SECONDS, registry=self.registry)
+        self.upstream_seconds = Histogram("v0_upstream_seconds", "Upstream call (streams: to the last byte)",
+                                          ["model"], buckets=_SECONDS, registry=self.registry)
+        self.feedback = Counter("v0_feedback", "Grades received", ["model"], registry=self.registry)
+        self.scorer_fallbacks = Counter("v0_scorer_fallbacks", "Requests routed without scores", ["reason"],
+                                        registry=self.registry)
+        self.registry.register(_StateCollector(state))
+
+
+class _StateCollector(Collector):
+    """Figures the gateway already keeps, read at scrape time (nothing on the request path)."""
+
+    def __init__(self, state: Any) -> None:
+        self._state = state  # the app's state: writer, scorer and scoring guard, once started
+
+    def collect(self) -> Iterator[Any]:
+        writer = getattr(self._state, "writer", None)
+        if writer is not None:
+            for name, value in (("pending", writer.pending), ("dropped", writer.dropped),
+                                ("quarantined", writer.quarantined), ("written", writer.written)):
+                yield GaugeMetricFamily(f"v0_decision_log_{name}", f"Decision rows {name}", value=value)
+        scorer = getattr(self._state, "scorer", None)
+        if scorer is not None:
+            versions = GaugeMetricFamily("v0_profile_version", "Profile version scored with", labels=["model"])
+            for model, version in sorted(scorer.versions_in_use().items()):
+                versions.add_metric([model], version)
+            yield versions
+        guard = getattr(self._state, "scoring_guard", None)
+        if guard is not None:
+            yield GaugeMetricFamily("v0_scorer_breaker_open", "1 while the scorer's breaker is open",
+                                    value=int(guard.breaker.open))
+
+
+@router.get("/metrics", include_in_schema=False)
+async def metrics(request: Request) -> Response:
+    return Response(generate_latest(request.app.state.metrics.registry), media_type=CONTENT_TYPE_LATEST)
