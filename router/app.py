@@ -24,6 +24,7 @@ from router.api.admin_profiles import DeleteRows
 from router.api.errors import install_error_handlers
 from router.api.openapi import install_openapi
 from router.keys import KeyTable
+from router.limits import KeyLimiter
 from router.litellm_setup import configure_litellm
 from router.policies import load_policies
 from router.scoring.features import FeatureCache
@@ -39,7 +40,7 @@ from router.protocol import ChatCompletionRequest, FeedbackRequest
 from router.settings import Settings
 from router.store.db import DbStatus, make_engine
 from router.store.executor import Executors, run_db
-from router.store.key_models import ClientKeyCreate
+from router.store.key_models import ClientKeyCreate, ClientKeyUpdate
 from router.store.spool import Spool
 from router.store.writer import DecisionWriter
 
@@ -83,6 +84,7 @@ def create_app(settings: Settings | None = None, *, scorer_factory: ScorerFactor
         if scorer is not None:
             scorer.want(watcher.runtime.policies)
         keys = KeyTable(engine, settings.client_key_set)
+        limiter = KeyLimiter(engine)
         seeding = {"done": not settings.seed_profiles}
 
         def sync_db() -> None:  # first start, then other replicas' profile and key changes
@@ -91,6 +93,7 @@ def create_app(settings: Settings | None = None, *, scorer_factory: ScorerFactor
                     seed_default_profiles(engine, watcher.runtime.policies)
                     seeding["done"] = True
                 keys.refresh()
+                limiter.refresh()
                 if scorer is not None:
                     scorer.refresh()
             except Exception as exc:
@@ -115,6 +118,7 @@ def create_app(settings: Settings | None = None, *, scorer_factory: ScorerFactor
         writer.start()
         app.state.watcher, app.state.engine, app.state.writer = watcher, engine, writer
         app.state.keys, app.state.scorer, app.state.db_status = keys, scorer, status
+        app.state.limiter = limiter
         app.state.profiles = ProfileService(engine, scorer, executors.db)
         app.state.scoring_guard = ScoringGuard(
             executors.scoring, timeout_s=settings.scoring_timeout_s, max_waiting=settings.scoring_queue_max,
@@ -144,7 +148,7 @@ def create_app(settings: Settings | None = None, *, scorer_factory: ScorerFactor
     app.state.settings = settings
     app.state.metrics = metrics.Metrics(app.state)
     install_error_handlers(app)
-    install_openapi(app, [ChatCompletionRequest, FeedbackRequest, ClientKeyCreate, DeleteRows])
+    install_openapi(app, [ChatCompletionRequest, FeedbackRequest, ClientKeyCreate, ClientKeyUpdate, DeleteRows])
     for module in (openai, route, feedback, admin_profiles, admin_keys, health, metrics):
         app.include_router(module.router)
     if settings.debug_timing:

@@ -153,6 +153,7 @@ class GatewayError(Exception):
         super().__init__(message)
         self.status = status
         self.body = ErrorBody(message=message, type=type, param=param, code=code)
+        self.headers: dict[str, str] | None = None  # e.g. retry-after on a 429
 
 
 

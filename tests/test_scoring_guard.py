@@ -40,6 +40,7 @@ def serve(serve_app, tmp_path, database_url, upstream, scorer, **settings):
     path = tmp_path / "policies.yaml"
     path.write_text(policies_yaml(upstream.base_url))
     app = create_app(Settings(database_url=database_url, policies=path, log_flush_s=0.05, policy_reload_s=0,
+                              state_dir=str(tmp_path / f"state-{len(list(tmp_path.iterdir()))}"),
                               **settings), scorer_factory=lambda _p: scorer)
     return serve_app(app)
 

@@ -24,7 +24,7 @@ def envelope(status: int, body: ErrorBody, headers: dict[str, str] | None = None
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(GatewayError)
     async def _gateway(_: Request, exc: GatewayError) -> JSONResponse:
-        return envelope(exc.status, exc.body, getattr(exc, "headers", None))
+        return envelope(exc.status, exc.body, exc.headers)
 
     @app.exception_handler(RequestValidationError)
     async def _validation(_: Request, exc: RequestValidationError) -> JSONResponse:

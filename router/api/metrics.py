@@ -7,6 +7,7 @@ Counted on the request path:
 - ``v0_decision_seconds``: request receipt to routing decision (scoring included);
 - ``v0_upstream_seconds{model}``: the upstream call, to the last byte for streams;
 - ``v0_feedback_total{model}``: grades received;
+- ``v0_rate_limited_total{code}``: requests refused by a key's limits;
 - ``v0_scorer_fallbacks_total{reason}``: requests routed without scores (scorer_timeout,
   scorer_error, scorer_circuit_open, scorer_overloaded, profiles_unavailable).
 Read from the gateway's state at each scrape:
@@ -42,6 +43,8 @@ class Metrics:
         self.upstream_seconds = Histogram("v0_upstream_seconds", "Upstream call (streams: to the last byte)",
                                           ["model"], buckets=_SECONDS, registry=self.registry)
         self.feedback = Counter("v0_feedback", "Grades received", ["model"], registry=self.registry)
+        self.rate_limited = Counter("v0_rate_limited", "Requests refused by a key's limits", ["code"],
+                                    registry=self.registry)
         self.scorer_fallbacks = Counter("v0_scorer_fallbacks", "Requests routed without scores", ["reason"],
                                         registry=self.registry)
         self.registry.register(_StateCollector(state))

@@ -11,9 +11,10 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, StreamingResponse
 
-from router.api.deps import (ChatRequestDep, ClientKeyDep, GuardDep, RuntimeDep, SettingsDep, ThresholdDep,
-                             WriterDep)
+from router.api.deps import (AdmittedClientDep, ChatRequestDep, ClientKeyDep, GuardDep, RuntimeDep, SettingsDep,
+                             ThresholdDep, WriterDep)
 from router.keys import Identity
+from router.limits import KeyLimiter
 from router.plan import Plan, plan_request
 from router.policies import AUTO_MODEL, POLICY_PREFIX
 from router.api.metrics import Metrics
@@ -37,7 +38,7 @@ async def list_models(_: ClientKeyDep, runtime: RuntimeDep) -> ModelList:
 
 
 @router.post("/chat/completions", response_model=None, openapi_extra=request_body(ChatCompletionRequest))
-async def chat_completions(identity: ClientKeyDep, req: ChatRequestDep, threshold: ThresholdDep,
+async def chat_completions(req: ChatRequestDep, threshold: ThresholdDep, identity: AdmittedClientDep,
                            runtime: RuntimeDep, guard: GuardDep, writer: WriterDep, settings: SettingsDep,
                            request: Request) -> JSONResponse | StreamingResponse:
     started = time.perf_counter()
@@ -46,7 +47,8 @@ async def chat_completions(identity: ClientKeyDep, req: ChatRequestDep, threshol
     metrics.decision_seconds.observe(time.perf_counter() - started)
     if plan.fallback_reason:
         metrics.scorer_fallbacks.labels(plan.fallback_reason).inc()
-    log = _Logger(plan, writer, started, stream=req.stream, identity=identity, metrics=metrics)
+    log = _Logger(plan, writer, started, stream=req.stream, identity=identity, metrics=metrics,
+                  limiter=request.app.state.limiter)
     upstream = runtime.upstream
     extra: dict[str, str] = {}
     if settings.debug_timing:  # request receipt (timing middleware) -> the upstream call
@@ -131,9 +133,9 @@ class _Logger:
     """Builds the request's one decision row and hands it to the writer (off the request path)."""
 
     def __init__(self, plan: Plan, writer: Any, started: float, *, stream: bool, identity: Identity,
-                 metrics: Metrics) -> None:
+                 metrics: Metrics, limiter: KeyLimiter) -> None:
         self.plan, self.writer, self.started, self.stream = plan, writer, started, stream
-        self.identity, self.metrics = identity, metrics
+        self.identity, self.metrics, self.limiter = identity, metrics, limiter
         self.upstream_started: float | None = None  # set when the upstream call starts
 
     def _submit(self, **outcome: Any) -> None:
@@ -156,6 +158,7 @@ class _Logger:
                   cost: float | None) -> None:
         self._submit(status="ok", http_status=200, answered_model=answered,
                      prompt_tokens=prompt_tokens, completion_tokens=completion_tokens, cost_usd=cost)
+        self.limiter.record(self.identity.key_id, (prompt_tokens or 0) + (completion_tokens or 0), cost or 0.0)
 
     def failed(self, err: GatewayError, *, status: str | None = None, answered: str | None = None,
                http_status: int | None = None) -> None:
