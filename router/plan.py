@@ -2,7 +2,9 @@
 
 Raises GatewayError (404) for an unknown model or policy. Pure apart from the scorer call.
 The threshold is the request's override (header ``x-v0-threshold`` or body ``v0_threshold``)
-when given, else the policy's.
+when given, else the policy's. ``draw`` is the uniform random number exploration uses (the
+policy's ``explore`` rate); without one (``POST /v1/route``), or when the scores are not real,
+nothing is explored.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ from dataclasses import dataclass, field
 
 from router.policies import Policies
 from router.protocol import ChatCompletionRequest, GatewayError
-from router.routing import Decision, Estimate, decide, expected_cost
+from router.routing import Decision, Estimate, decide, expected_cost, explore
 from router.runtime import Runtime
 from router.scoring import routing_text
 from router.upstream import count_prompt_tokens
@@ -36,6 +38,8 @@ class Plan:
     prompt_tokens: int | None = None
     extra_params: frozenset[str] = frozenset()  # non-OpenAI request fields forwarded upstream
     fallback_reason: str | None = None  # the scores were not real: why (see ScoreResult)
+    explore_rate: float | None = None  # routed: the policy's exploration rate applied
+    propensity: float | None = None  # routed: probability of this choice given the scores
 
 
 def new_decision_id() -> str:
@@ -54,7 +58,8 @@ def allowed_extras(req: ChatCompletionRequest, policies: Policies, reachable: Se
     return frozenset(extras)
 
 
-def make_plan(req: ChatCompletionRequest, runtime: Runtime, *, threshold: float | None = None) -> Plan:
+def make_plan(req: ChatCompletionRequest, runtime: Runtime, *, threshold: float | None = None,
+              draw: float | None = None) -> Plan:
     policies = runtime.policies
     policy_name = policies.policy_name_for(req.model)
     text = routing_text(req.messages)
@@ -81,7 +86,10 @@ def make_plan(req: ChatCompletionRequest, runtime: Runtime, *, threshold: float 
     decision: Decision = decide(candidates=policy.candidates, scores=scored.p_success, costs=costs,
                                 threshold=threshold, fallback=policy.fallback,
                                 strategy=policy.strategy, lam=policy.lambda_)
+    rate = policy.explore if draw is not None and not scored.fallback_reason else 0.0
+    decision = explore(decision, rate=rate, draw=draw or 0.0)
     reason = scored.fallback_reason or decision.reason
     return Plan(new_decision_id(), req.model, policy_name, decision.chosen, text, decision.fallbacks,
                 decision.estimates, threshold, decision.p_success, reason,
-                dict(scored.profile_versions), policy.strategy, tokens, extras, scored.fallback_reason)
+                dict(scored.profile_versions), policy.strategy, tokens, extras, scored.fallback_reason,
+                rate, decision.propensity)

@@ -40,7 +40,8 @@ async def chat_completions(identity: ClientKeyDep, req: ChatRequestDep, threshol
                            runtime: RuntimeDep, writer: WriterDep, settings: SettingsDep,
                            request: Request) -> JSONResponse | StreamingResponse:
     started = time.perf_counter()
-    plan = await run_scoring(request, make_plan, req, runtime, threshold=threshold)
+    draw = request.app.state.explore_rng.random()  # exploration's random input (policy ``explore``)
+    plan = await run_scoring(request, make_plan, req, runtime, threshold=threshold, draw=draw)
     log = _Logger(plan, writer, started, stream=req.stream, identity=identity)
     upstream = runtime.upstream
     extra: dict[str, str] = {}
@@ -138,6 +139,7 @@ class _Logger:
                         for e in plan.estimates],
             profile_versions=plan.profile_versions or None,
             client_key_id=self.identity.key_id, routing_text=plan.routing_text,
+            explore_rate=plan.explore_rate, propensity=plan.propensity,
             latency_ms=round((time.perf_counter() - self.started) * 1000, 3), **outcome))
 
     def succeeded(self, answered: str, prompt_tokens: int | None, completion_tokens: int | None,
