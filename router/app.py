@@ -10,6 +10,7 @@ import asyncio
 import contextlib
 import hashlib
 import logging
+import random
 import time
 from importlib.metadata import version
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -19,8 +20,9 @@ from typing import Any
 from fastapi import FastAPI
 from sqlalchemy.engine import make_url
 
-from router.api import admin_keys, admin_profiles, feedback, health, metrics, openai, route
+from router.api import admin_keys, admin_profiles, admin_stats, dashboard, feedback, health, metrics, openai, route
 from router.api.admin_profiles import DeleteRows
+from router.api.admin_stats import ReplayRequest
 from router.api.errors import install_error_handlers
 from router.api.openapi import install_openapi
 from router.keys import KeyTable
@@ -147,9 +149,11 @@ def create_app(settings: Settings | None = None, *, scorer_factory: ScorerFactor
     app = FastAPI(title="V0 Gateway", version=version("v0-gateway"), lifespan=lifespan)
     app.state.settings = settings
     app.state.metrics = metrics.Metrics(app.state)
+    app.state.explore_rng = random.Random(settings.explore_seed)
     install_error_handlers(app)
-    install_openapi(app, [ChatCompletionRequest, FeedbackRequest, ClientKeyCreate, ClientKeyUpdate, DeleteRows])
-    for module in (openai, route, feedback, admin_profiles, admin_keys, health, metrics):
+    install_openapi(app, [ChatCompletionRequest, FeedbackRequest, ClientKeyCreate, ClientKeyUpdate, DeleteRows,
+                          ReplayRequest])
+    for module in (openai, route, feedback, admin_profiles, admin_keys, admin_stats, dashboard, health, metrics):
         app.include_router(module.router)
     if settings.debug_timing:
         app.add_middleware(ReceivedAt)

@@ -4,7 +4,9 @@
 (expected costs and the pure decision). ``plan_request`` is the request path: scoring guarded by a
 time limit, a circuit breaker and a bounded queue (``router/scoring/guard.py``). The threshold is
 the request's override (header ``x-v0-threshold`` or body ``v0_threshold``) when given, else the
-policy's.
+policy's. ``draw`` is the
+uniform random number exploration uses (the policy's ``explore`` rate); without one
+(``POST /v1/route``), or when the scores are not real, nothing is explored.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from dataclasses import dataclass, field
 
 from router.policies import Policies, PolicySpec
 from router.protocol import ChatCompletionRequest, GatewayError
-from router.routing import Estimate, decide, expected_cost, unscored
+from router.routing import Estimate, decide, expected_cost, explore, unscored
 from router.runtime import Runtime
 from router.scoring import ScoreResult, routing_text
 from router.scoring.guard import ScorerFailed, ScoringGuard
@@ -40,6 +42,8 @@ class Plan:
     prompt_tokens: int | None = None
     extra_params: frozenset[str] = frozenset()  # non-OpenAI request fields forwarded upstream
     fallback_reason: str | None = None  # the scores were not real: why (see ScoreResult)
+    explore_rate: float | None = None  # routed: the policy's exploration rate applied
+    propensity: float | None = None  # routed: probability of this choice given the scores
 
 
 def new_decision_id() -> str:
@@ -101,8 +105,10 @@ def score(target: Target, runtime: Runtime) -> ScoreResult:
         raise ScorerFailed(str(exc)) from exc
 
 
-def decide_plan(req: ChatCompletionRequest, target: Target, runtime: Runtime, scored: ScoreResult) -> Plan:
-    """Expected costs and the decision (``unscored`` when the scores are not real)."""
+def decide_plan(req: ChatCompletionRequest, target: Target, runtime: Runtime, scored: ScoreResult,
+                draw: float | None = None) -> Plan:
+    """Expected costs and the decision (``unscored`` when the scores are not real), then
+    exploration with ``draw``."""
     policies, policy = runtime.policies, target.policy
     tokens = count_prompt_tokens(req.upstream_messages())
     costs = {c: expected_cost(tokens, input_per_token=policies.prices[c].input_per_token,
@@ -110,35 +116,38 @@ def decide_plan(req: ChatCompletionRequest, target: Target, runtime: Runtime, sc
                               output_tokens=policy.expected_output_tokens)
              for c in policy.candidates}
     if scored.fallback_reason:
-        decision = unscored(candidates=policy.candidates, costs=costs, fallback=policy.fallback)
+        decision, rate = unscored(candidates=policy.candidates, costs=costs, fallback=policy.fallback), 0.0
     else:
         decision = decide(candidates=policy.candidates, scores=scored.p_success, costs=costs,
                           threshold=target.threshold, fallback=policy.fallback,
                           strategy=policy.strategy, lam=policy.lambda_)
+        rate = policy.explore if draw is not None else 0.0
+        decision = explore(decision, rate=rate, draw=draw or 0.0)
     return Plan(new_decision_id(), req.model, target.policy_name, decision.chosen, target.text, decision.fallbacks,
                 decision.estimates, target.threshold, decision.p_success,
                 scored.fallback_reason or decision.reason, dict(scored.profile_versions), policy.strategy,
-                tokens, target.extras, scored.fallback_reason)
+                tokens, target.extras, scored.fallback_reason, rate, decision.propensity)
 
 
-def scored_plan(req: ChatCompletionRequest, target: Target, runtime: Runtime) -> Plan:
-    return decide_plan(req, target, runtime, score(target, runtime))
+def scored_plan(req: ChatCompletionRequest, target: Target, runtime: Runtime, draw: float | None = None) -> Plan:
+    return decide_plan(req, target, runtime, score(target, runtime), draw)
 
 
-def make_plan(req: ChatCompletionRequest, runtime: Runtime, *, threshold: float | None = None) -> Plan:
+def make_plan(req: ChatCompletionRequest, runtime: Runtime, *, threshold: float | None = None,
+              draw: float | None = None) -> Plan:
     """Resolve, score and decide in the calling thread, unguarded (offline use and tests)."""
     target = resolve(req, runtime, threshold=threshold)
-    return target if isinstance(target, Plan) else scored_plan(req, target, runtime)
+    return target if isinstance(target, Plan) else scored_plan(req, target, runtime, draw)
 
 
 async def plan_request(req: ChatCompletionRequest, runtime: Runtime, guard: ScoringGuard, *,
-                       threshold: float | None = None) -> Plan:
+                       threshold: float | None = None, draw: float | None = None) -> Plan:
     """The request path: scoring on the guard's pool under its time limit and breaker; without
     scores (timeout, scorer error, breaker open, queue full) the policy's fallback, saying why."""
     target = resolve(req, runtime, threshold=threshold)
     if isinstance(target, Plan):
         return target
-    plan, why = await guard.run(scored_plan, req, target, runtime)
+    plan, why = await guard.run(scored_plan, req, target, runtime, draw)
     if plan is not None:
         return plan
     blank = ScoreResult({c: 0.0 for c in target.policy.candidates}, fallback_reason=why)

@@ -53,6 +53,9 @@ class PolicySpec(_Strict):
     strategy: Literal["threshold", "utility"] = "threshold"
     lambda_: float = Field(default=0.5, ge=0, alias="lambda")
     expected_output_tokens: int = Field(default=256, ge=0)
+    # Exploration: with this probability a uniformly drawn candidate answers instead of the
+    # decision's choice (logged with its propensity, for unbiased replay of other policies).
+    explore: float = Field(default=0.0, ge=0, le=1)
 
 
 class PolicyFile(_Strict):

@@ -10,6 +10,11 @@ Rules (``strategy: threshold``, the default):
 
 ``strategy: utility`` chooses the maximum of ``p - lambda * cost / max_cost`` (ties: cheaper,
 then earlier); fallbacks follow by the same utility.
+
+Exploration (:func:`explore`, a policy's ``explore`` rate e): with probability e the choice is a
+candidate drawn uniformly from the policy's M candidates. The random number is an input, so the
+function stays pure. The logged *propensity* is the probability of the choice made, given the
+scores: e/M + (1 - e) for the decision's own choice, e/M for any other.
 """
 
 from __future__ import annotations
@@ -18,7 +23,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
-Reason = Literal["cheapest_above_threshold", "fallback_none_above_threshold", "max_utility"]
+Reason = Literal["cheapest_above_threshold", "fallback_none_above_threshold", "max_utility", "explore"]
 
 
 @dataclass(frozen=True)
@@ -34,6 +39,7 @@ class Decision:
     reason: Reason
     fallbacks: tuple[str, ...]
     estimates: tuple[Estimate, ...]  # every candidate, in policy order
+    propensity: float = 1.0  # probability that the policy makes this choice for these scores
 
     @property
     def p_success(self) -> float:
@@ -90,3 +96,21 @@ def unscored(*, candidates: Sequence[str], costs: Mapping[str, float], fallback:
     estimates = tuple(Estimate(c, 0.0, float(costs[c])) for c in candidates)
     return Decision(fallback, "fallback_none_above_threshold", tuple(c for c in candidates if c != fallback),
                     estimates)
+
+
+def explore(decision: Decision, *, rate: float, draw: float) -> Decision:
+    """``decision`` under exploration at ``rate``; ``draw`` is a uniform number in [0, 1).
+
+    ``draw < rate`` explores: candidate ``floor(draw / rate * M)`` answers (uniform over the M
+    candidates), reason ``explore``, and the decision's own ranking follows as fallbacks."""
+    if not 0 <= rate <= 1 or not 0 <= draw < 1:
+        raise ValueError(f"rate must be in [0, 1] and draw in [0, 1), got {rate}, {draw}")
+    if rate == 0:
+        return decision
+    names = [e.name for e in decision.estimates]
+    chosen, reason = decision.chosen, decision.reason
+    if draw < rate:
+        chosen, reason = names[min(int(draw / rate * len(names)), len(names) - 1)], "explore"
+    propensity = rate / len(names) + (1 - rate) * (chosen == decision.chosen)
+    ranked = tuple(n for n in (decision.chosen, *decision.fallbacks) if n != chosen)
+    return Decision(chosen, reason, ranked, decision.estimates, propensity)

@@ -67,6 +67,8 @@ class Settings(BaseSettings):
     profile_poll_s: float = Field(default=1.0, ge=0)
     # Seed the shipped default profiles into an empty database on first start.
     seed_profiles: bool = True
+    # Seed of exploration's random draws (policy ``explore``); empty = fresh randomness per start.
+    explore_seed: int | None = None
     # Add x-v0-overhead-ms (request receipt -> upstream call) to responses; for benchmarks.
     debug_timing: bool = False
 

@@ -42,7 +42,8 @@ async def chat_completions(req: ChatRequestDep, threshold: ThresholdDep, identit
                            runtime: RuntimeDep, guard: GuardDep, writer: WriterDep, settings: SettingsDep,
                            request: Request) -> JSONResponse | StreamingResponse:
     started = time.perf_counter()
-    plan = await plan_request(req, runtime, guard, threshold=threshold)
+    draw = request.app.state.explore_rng.random()  # exploration's random input (policy ``explore``)
+    plan = await plan_request(req, runtime, guard, threshold=threshold, draw=draw)
     metrics: Metrics = request.app.state.metrics
     metrics.decision_seconds.observe(time.perf_counter() - started)
     if plan.fallback_reason:
@@ -152,6 +153,7 @@ class _Logger:
                         for e in plan.estimates],
             profile_versions=plan.profile_versions or None,
             client_key_id=self.identity.key_id, routing_text=plan.routing_text,
+            explore_rate=plan.explore_rate, propensity=plan.propensity,
             latency_ms=round((time.perf_counter() - self.started) * 1000, 3), **outcome))
 
     def succeeded(self, answered: str, prompt_tokens: int | None, completion_tokens: int | None,

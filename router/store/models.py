@@ -41,6 +41,10 @@ class DecisionBase(SQLModel):
     # (routing text, score) to the answering model's profile.
     routing_text: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
     feedback_score: float | None = None  # POST /v1/feedback, in [0, 1]
+    # Exploration (policy ``explore``): the rate in force and the probability that the policy chose
+    # chosen_model given the logged scores (1 - rate + rate/M or rate/M). None: not routed.
+    explore_rate: float | None = None
+    propensity: float | None = None
     feedback_at: datetime | None = Field(default=None, sa_column=Column(DateTime(timezone=True), nullable=True))
 
 
