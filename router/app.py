@@ -19,8 +19,9 @@ from typing import Any
 from fastapi import FastAPI
 from sqlalchemy.engine import make_url
 
-from router.api import admin_keys, admin_profiles, feedback, health, openai, route
+from router.api import admin_keys, admin_profiles, feedback, health, openai, rollouts, route
 from router.api.admin_profiles import DeleteRows
+from router.api.rollouts import AllocateRequest, ScoreRequest
 from router.api.errors import install_error_handlers
 from router.api.openapi import install_openapi
 from router.keys import KeyTable
@@ -137,8 +138,9 @@ def create_app(settings: Settings | None = None, *, scorer_factory: ScorerFactor
     app = FastAPI(title="V0 Gateway", version=version("v0-gateway"), lifespan=lifespan)
     app.state.settings = settings
     install_error_handlers(app)
-    install_openapi(app, [ChatCompletionRequest, FeedbackRequest, ClientKeyCreate, DeleteRows])
-    for module in (openai, route, feedback, admin_profiles, admin_keys, health):
+    install_openapi(app, [ChatCompletionRequest, FeedbackRequest, ClientKeyCreate, DeleteRows, ScoreRequest,
+                          AllocateRequest])
+    for module in (openai, route, rollouts, feedback, admin_profiles, admin_keys, health):
         app.include_router(module.router)
     if settings.debug_timing:
         app.add_middleware(ReceivedAt)
