@@ -20,9 +20,11 @@ from typing import Any
 from fastapi import FastAPI
 from sqlalchemy.engine import make_url
 
-from router.api import admin_keys, admin_profiles, admin_stats, dashboard, feedback, health, metrics, openai, route
+from router.api import (admin_keys, admin_profiles, admin_stats, dashboard, feedback, health, metrics, openai,
+                        rollouts, route)
 from router.api.admin_profiles import DeleteRows
 from router.api.admin_stats import ReplayRequest
+from router.api.rollouts import AllocateRequest, ScoreRequest
 from router.api.errors import install_error_handlers
 from router.api.openapi import install_openapi
 from router.keys import KeyTable
@@ -152,8 +154,9 @@ def create_app(settings: Settings | None = None, *, scorer_factory: ScorerFactor
     app.state.explore_rng = random.Random(settings.explore_seed)
     install_error_handlers(app)
     install_openapi(app, [ChatCompletionRequest, FeedbackRequest, ClientKeyCreate, ClientKeyUpdate, DeleteRows,
-                          ReplayRequest])
-    for module in (openai, route, feedback, admin_profiles, admin_keys, admin_stats, dashboard, health, metrics):
+                          ReplayRequest, ScoreRequest, AllocateRequest])
+    for module in (openai, route, rollouts, feedback, admin_profiles, admin_keys, admin_stats, dashboard, health,
+                   metrics):
         app.include_router(module.router)
     if settings.debug_timing:
         app.add_middleware(ReceivedAt)

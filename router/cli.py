@@ -16,6 +16,7 @@ COMMANDS: dict[tuple[str, ...], tuple[str, str]] = {
     ("train",): ("valuemodel.train", "train the V0 value model"),
     ("bench", "value"): ("valuemodel.evaluate", "benchmark value-model quality"),
     ("bench", "routing"): ("router.evaluation.routing_bench", "benchmark routing quality"),
+    ("bench", "allocate"): ("valuemodel.allocate_bench", "benchmark RL rollout budgets"),
     ("calibrate",): ("router.evaluation.calibrate", "calibrate policy thresholds"),
 }
 

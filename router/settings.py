@@ -55,6 +55,14 @@ class Settings(BaseSettings):
     # Largest profile upload (bytes, 413 above) and most rows in one upload.
     max_upload_bytes: int = Field(default=10_485_760, gt=0)
     max_upload_rows: int = Field(default=50_000, gt=0)
+    # POST /v1/score and /v1/allocate: most prompts (and inline profile rows) per call (413 above),
+    # and their own body limit (bytes; thousands of prompts do not fit V0_MAX_BODY_BYTES).
+    score_max_prompts: int = Field(default=10_000, gt=0)
+    score_max_body_bytes: int = Field(default=16_777_216, gt=0)
+    # /v1/allocate's default posterior around each prediction (valuemodel.allocate.Posterior):
+    # Beta evidence and shrinkage toward the profile's mean score (measured: docs/BENCHMARKS.md).
+    allocate_evidence: float = Field(default=1.0, gt=0)
+    allocate_shrink: float = Field(default=0.1, ge=0, le=1)
     # Scorer: "v0" (the value model over stored profiles) or "stand-in" (price-rank placeholder).
     scorer: Literal["v0", "stand-in"] = "v0"
     # V0 checkpoint folder (empty = the shipped weights) and head (empty = the checkpoint's default).

@@ -141,6 +141,25 @@ class V0Scorer:
         except OSError as exc:
             log.error("profile cache not saved: %s", exc)
 
+    # ---- batch prediction (RL rollout budgets) --------------------------------------------
+    def current(self, candidate: str) -> Built | None:
+        """The candidate's fitted state with the largest window kept (None: no profile rows)."""
+        built = [(size, b) for (c, size), b in self._states.items() if c == candidate]
+        return max(built, key=lambda sb: sb[0])[1] if built else None
+
+    def predict_many(self, texts: Sequence[str], built: Built, batch_size: int = 64) -> list[float]:
+        """P(success) of each text against one fitted state, encoded in batches. (Q,)"""
+        out: list[float] = []
+        for start in range(0, len(texts), batch_size):
+            query = self.v0.encode(list(texts[start:start + batch_size]))  # (b, F)
+            out.extend(float(x) for x in self.v0.predict([built.state], query)[0])
+        return out
+
+    def fit_inline(self, prompts: Sequence[str], scores: Sequence[float]) -> Built:
+        """A state for a profile sent with the request (encoded now, not cached or stored)."""
+        feats = self.v0.encode(list(prompts))  # (N, F)
+        return Built(0, len(prompts), self.v0.fit_profile(feats, list(scores)), None, tuple(scores))
+
     # ---- hot path -----------------------------------------------------------------------
     def score(self, text: str, candidates: Sequence[str], *, profile_size: int = 256) -> ScoreResult:
         states = self._states

@@ -1,0 +1,190 @@
+"""Rollout budgets for GRPO-style RL training (the V0 paper's second use).
+
+A GRPO group of B rollouts on a prompt with pass rate p teaches something only when its rollouts
+neither all succeed nor all fail: P(informative | B) = f(B) = 1 - p^B - (1 - p)^B. Given
+predicted pass rates for n prompts and ``total`` rollouts, :func:`allocate` chooses integer
+budgets B_i in [min_budget, max_budget] with sum B_i = total that maximise sum_i f_i(B_i).
+
+Why greedy on marginal gains is exact here. The marginal gain of one more rollout is
+    d(B) = f(B + 1) - f(B) = p^B (1 - p) + (1 - p)^B p,
+and both p^B and (1 - p)^B are non-increasing in B for p in [0, 1], so d(B + 1) <= d(B): each
+f_i is concave on B >= 1, and the objective is separable. For a separable concave objective
+under one sum constraint and box bounds, taking the largest marginal gains one at a time is
+optimal (the classic resource-allocation result, Gross 1956): the chosen set is the top
+``total - n * min_budget`` entries of the gain table, and every row of that table is
+non-increasing, so the top entries of each row form a prefix (a valid budget). It is NOT exact
+from B = 0: a prompt with no group has no informative group, so f(0) = 0 = f(1) and d(0) = 0 <
+d(1) = 2p(1 - p) (not concave). E.g. p = (0.5, 0.5), total 2, min 0: greedy may give (1, 1),
+value 0, while (2, 0) gives 0.5. Hence ``min_budget >= 1``. The same argument holds for the
+expected objective under a distribution of p (:func:`allocate_robust`): an expectation of
+non-increasing gains is non-increasing. ``tests/test_allocate.py`` checks both by brute force.
+
+Predicted pass rates are uncertain. :func:`allocate_robust` treats the true p_i as
+Beta(kappa * m_i, kappa * (1 - m_i)) around m_i = shrink toward the prior mean, maximises the
+*expected* number of informative groups under that distribution, and returns the uniform
+allocation whenever that does not beat uniform in expectation: it never does worse than uniform
+in expectation under its own uncertainty. :func:`fit_posterior` picks kappa and the shrinkage
+from held-out predictions (cross-validated profile rows).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+EPS = 1e-6
+
+
+@dataclass(frozen=True)
+class Allocation:
+    budgets: np.ndarray  # (n,) int64, sums to total
+    expected_informative: float  # sum_i E[f_i(B_i)] under the allocation's own model of p
+    uniform_expected_informative: float  # the same for the uniform allocation
+    method: str  # "greedy" | "uniform" (the robust variant fell back)
+
+
+@dataclass(frozen=True)
+class Posterior:
+    """How much to trust a predicted pass rate: true p ~ Beta(evidence * m, evidence * (1 - m)),
+    m = (1 - shrink) * p_hat + shrink * prior_mean."""
+    evidence: float = 4.0
+    shrink: float = 0.0
+
+
+def _check(p: Sequence[float] | np.ndarray, total: int, min_budget: int, max_budget: int) -> np.ndarray:
+    arr = np.asarray(p, dtype=np.float64)
+    if arr.ndim != 1 or arr.size == 0:
+        raise ValueError("p must be a non-empty 1-D sequence of pass rates")
+    if not np.all(np.isfinite(arr)) or arr.min() < 0 or arr.max() > 1:
+        raise ValueError("every pass rate must be a finite number in [0, 1]")
+    for name, value in (("total", total), ("min_budget", min_budget), ("max_budget", max_budget)):
+        if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+            raise ValueError(f"{name} must be an integer, got {value!r}")
+    if min_budget < 1:
+        raise ValueError(f"min_budget must be at least 1 (greedy is exact only from B = 1), got {min_budget}")
+    if max_budget < min_budget:
+        raise ValueError(f"max_budget ({max_budget}) is below min_budget ({min_budget})")
+    n = arr.size
+    if not n * min_budget <= total <= n * max_budget:
+        raise ValueError(f"total must be in [{n * min_budget}, {n * max_budget}] for {n} prompts "
+                         f"(min_budget x prompts, max_budget x prompts), got {total}")
+    return arr
+
+
+def uniform(n: int, total: int) -> np.ndarray:
+    """As even as possible: total // n each, one more for the first total % n prompts. (n,)"""
+    budgets = np.full(n, total // n, dtype=np.int64)
+    budgets[: total % n] += 1
+    return budgets
+
+
+def _moments(a: np.ndarray, b: np.ndarray, steps: int) -> np.ndarray:
+    """E[p^k] for k = 0..steps under Beta(a, b) per row: (n, steps + 1), non-increasing in k.
+    a = inf-like (point mass) is handled by the caller."""
+    k = np.arange(steps)  # (steps,)
+    ratio = (a[:, None] + k) / (a[:, None] + b[:, None] + k)  # (n, steps), each in [0, 1]
+    return np.concatenate([np.ones((len(a), 1)), np.cumprod(ratio, axis=1)], axis=1)
+
+
+def _power_table(p: np.ndarray, kappa: float | None, steps: int) -> tuple[np.ndarray, np.ndarray]:
+    """(E[p^k], E[(1-p)^k]) for k = 0..steps: (n, steps + 1) each. kappa None = point estimates."""
+    if kappa is None:
+        cols = np.concatenate([np.ones((len(p), 1)), np.cumprod(np.repeat(p[:, None], steps, 1), 1)], 1)
+        cols_q = np.concatenate([np.ones((len(p), 1)), np.cumprod(np.repeat(1 - p[:, None], steps, 1), 1)], 1)
+        return cols, cols_q
+    m = np.clip(p, EPS, 1 - EPS)
+    a, b = kappa * m, kappa * (1 - m)
+    return _moments(a, b, steps), _moments(b, a, steps)
+
+
+def informative(p: Sequence[float] | np.ndarray, budgets: Sequence[int] | np.ndarray,
+                evidence: float | None = None) -> float:
+    """Expected informative groups sum_i E[f_i(B_i)] (B_i >= 1); ``evidence`` None = p exact."""
+    arr, bud = np.asarray(p, dtype=np.float64), np.asarray(budgets, dtype=np.int64)
+    if arr.shape != bud.shape or bud.size == 0 or bud.min() < 1:
+        raise ValueError("need one budget >= 1 per pass rate")
+    mp, mq = _power_table(arr, evidence, int(bud.max()))  # (n, Bmax + 1)
+    rows = np.arange(len(arr))
+    return float(np.sum(1.0 - mp[rows, bud] - mq[rows, bud]))
+
+
+def _greedy(p: np.ndarray, total: int, min_budget: int, max_budget: int, kappa: float | None) -> np.ndarray:
+    n = p.size
+    extra = total - n * min_budget
+    width = min(max_budget - min_budget, extra)  # no prompt can take more than `extra` extra rollouts
+    budgets = np.full(n, min_budget, dtype=np.int64)
+    if width == 0:
+        return budgets
+    mp, mq = _power_table(p, kappa, min_budget + width)  # (n, min + width + 1)
+    f = 1.0 - mp - mq  # (n, ...) E[f(B)] for B = 0..min+width (f(0) = -1 here, unused)
+    gains = np.diff(f[:, min_budget:], axis=1)  # (n, width): gain of rollout min+1 .. min+width
+    gains = np.minimum.accumulate(gains, axis=1)  # exact math is non-increasing; remove float noise
+    # The `extra` largest gains; a stable sort keeps each row's earlier (larger) steps first on ties.
+    order = np.argsort(-gains.ravel(), kind="stable")[:extra]
+    budgets += np.bincount(order // width, minlength=n)
+    return budgets
+
+
+def allocate(p: Sequence[float] | np.ndarray, total: int, *, min_budget: int = 2,
+             max_budget: int = 128) -> np.ndarray:
+    """Integer budgets (n,) summing to ``total``, each in [min_budget, max_budget], that maximise
+    sum_i 1 - p_i^B_i - (1 - p_i)^B_i for the given pass rates (exact; see the module doc).
+    Raises ValueError on bad input. Time and memory O(n * min(max - min, total - n * min))."""
+    arr = _check(p, total, min_budget, max_budget)
+    return _greedy(arr, total, min_budget, max_budget, None)
+
+
+def posterior_mean(p_hat: np.ndarray, posterior: Posterior, prior_mean: float | None) -> np.ndarray:
+    prior = float(np.mean(p_hat)) if prior_mean is None else prior_mean
+    return (1.0 - posterior.shrink) * p_hat + posterior.shrink * prior
+
+
+def allocate_robust(p: Sequence[float] | np.ndarray, total: int, *, min_budget: int = 2,
+                    max_budget: int = 128, posterior: Posterior = Posterior(),
+                    prior_mean: float | None = None) -> Allocation:
+    """The uncertainty-aware allocation: exact greedy on the expected gains under the Beta
+    posterior (see :class:`Posterior`; ``prior_mean`` defaults to the mean prediction, pass the
+    profile's mean score). Falls back to uniform unless it gains in expectation."""
+    arr = _check(p, total, min_budget, max_budget)
+    if not (posterior.evidence > 0 and np.isfinite(posterior.evidence)) or not 0 <= posterior.shrink <= 1:
+        raise ValueError("posterior evidence must be a finite number > 0 and shrink in [0, 1]")
+    if prior_mean is not None and not 0 <= prior_mean <= 1:
+        raise ValueError("prior_mean must be in [0, 1]")
+    m = posterior_mean(arr, posterior, prior_mean)
+    budgets = _greedy(m, total, min_budget, max_budget, posterior.evidence)
+    flat = uniform(arr.size, total)
+    got = informative(m, budgets, posterior.evidence)
+    base = informative(m, flat, posterior.evidence)
+    if got <= base + 1e-12 * max(1.0, base):
+        return Allocation(flat, base, base, "uniform")
+    return Allocation(budgets, got, base, "greedy")
+
+
+def _log_beta_binomial(k: np.ndarray, n: int, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """log P(k successes of n | Beta(a, b)) up to the binomial coefficient (a constant here):
+    log B(k + a, n - k + b) - log B(a, b) as products of rising factorials. (len(k),)"""
+    j = np.arange(n)[None, :]  # (1, n)
+    up = np.where(j < k[:, None], np.log(a[:, None] + j), 0.0).sum(1)
+    down = np.where(j < n - k[:, None], np.log(b[:, None] + j), 0.0).sum(1)
+    return up + down - np.log(a[:, None] + b[:, None] + j).sum(1)
+
+
+def fit_posterior(p_hat: Sequence[float] | np.ndarray, pass_rates: Sequence[float] | np.ndarray,
+                  trials: int, *, prior_mean: float | None = None) -> Posterior:
+    """The (evidence, shrink) that best explain observed pass rates (each from ``trials``
+    rollouts) given held-out predictions ``p_hat``: beta-binomial maximum likelihood on a grid.
+    Fit it on predictions for rows the profile did not contain (cross-validation)."""
+    ph, y = np.asarray(p_hat, dtype=np.float64), np.asarray(pass_rates, dtype=np.float64)
+    if ph.shape != y.shape or ph.size == 0 or trials < 1:
+        raise ValueError("need as many pass rates as predictions (> 0) and trials >= 1")
+    k = np.rint(y * trials)
+    best = (-np.inf, Posterior())
+    for shrink in np.linspace(0.0, 1.0, 11):
+        m = np.clip(posterior_mean(ph, Posterior(1.0, float(shrink)), prior_mean), EPS, 1 - EPS)
+        for kappa in np.geomspace(0.05, 200.0, 41):
+            ll = float(np.sum(_log_beta_binomial(k, trials, kappa * m, kappa * (1 - m))))
+            if ll > best[0]:
+                best = (ll, Posterior(float(kappa), float(shrink)))
+    return best[1]
