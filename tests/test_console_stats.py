@@ -10,7 +10,7 @@ import pytest
 
 from console_support import ADMIN_KEY, GRADES, admin, grade_decision, hand_count, make_traffic, start_console
 from gateway_support import OK_IN, OK_OUT, STRONG_IN, STRONG_OUT, start_gateway
-from upstream_server import COMPLETION_TOKENS, PROMPT_TOKENS
+from bench.loopback import COMPLETION_TOKENS, PROMPT_TOKENS
 
 OK_COST = (PROMPT_TOKENS * OK_IN + COMPLETION_TOKENS * OK_OUT) / 1e6
 STRONG_COST = (PROMPT_TOKENS * STRONG_IN + COMPLETION_TOKENS * STRONG_OUT) / 1e6
