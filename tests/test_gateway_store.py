@@ -35,13 +35,13 @@ def test_upgrade_head_and_downgrade_base_on_empty_database(empty_database):
         assert set(inspector.get_table_names()) == TABLES
         assert [c["name"] for c in inspector.get_columns("decision")] == COLUMNS
         with engine.connect() as conn:
-            assert conn.execute(sa.text("SELECT version_num FROM alembic_version")).scalar() == "0004"
+            assert conn.execute(sa.text("SELECT version_num FROM alembic_version")).scalar() == "0005"
             # The hand-written migration matches the SQLModel tables exactly.
             assert compare_metadata(MigrationContext.configure(conn), SQLModel.metadata) == []
         downgrade(empty_database)
         assert sa.inspect(engine).get_table_names() == ["alembic_version"]
         upgrade(empty_database)
-        downgrade(empty_database, "0001")  # 0004, 0003 and 0002 down: back to issue 2's schema
+        downgrade(empty_database, "0001")  # 0005 to 0002 down: back to issue 2's schema
         assert set(sa.inspect(engine).get_table_names()) == {"alembic_version", "decision"}
         assert [c["name"] for c in sa.inspect(engine).get_columns("decision")] == COLUMNS[:20]
         upgrade(empty_database)  # and back up again
