@@ -10,7 +10,8 @@ import torch
 from valuemodel import V0
 from valuemodel.backbone import Backbone
 from valuemodel.checkpoint import load_checkpoint
-from valuemodel.train import TrainConfig, add_arguments, episode_loss, train
+from valuemodel.train import TrainConfig, add_arguments, train
+from valuemodel.train_steps import episode_loss
 
 TOPICS = ["arithmetic", "poetry", "geography", "chemistry"]
 
