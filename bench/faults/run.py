@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import os
 import signal
 import tempfile
@@ -43,8 +44,9 @@ async def load(base: str, rate: float, stop: asyncio.Event, phase: dict[str, str
             text = POISON[i % 2] if poison and i % 10 == 0 else f"question {i}"
             started, label = time.perf_counter(), phase["now"]
             try:
-                r = await client.post(base + "/v1/chat/completions", json={
-                    "model": "router/balanced", "messages": [{"role": "user", "content": text}]})
+                body = {"model": "router/balanced", "messages": [{"role": "user", "content": text}]}
+                r = await client.post(base + "/v1/chat/completions", content=json.dumps(body).encode(),
+                                      headers={"content-type": "application/json"})  # \ud800 as a JSON escape
                 out.append((label, time.perf_counter() - started, r.status_code, r.headers.get("x-v0-decision-id", "")))
             except httpx.HTTPError:
                 out.append((label, time.perf_counter() - started, 0, ""))
