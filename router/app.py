@@ -45,7 +45,7 @@ from router.settings import Settings
 from router.store.db import DbStatus, make_engine
 from router.store.executor import Executors, run_db
 from router.store.key_models import ClientKeyCreate, ClientKeyUpdate
-from router.store.spool import Spool
+from router.store.spool_slots import open_slot
 from router.store.writer import DecisionWriter
 
 log = logging.getLogger(__name__)
@@ -114,7 +114,7 @@ def create_app(settings: Settings | None = None, *, scorer_factory: ScorerFactor
             log.error("database not ready at start (profiles, keys): %s", exc)
             if scorer is not None:
                 await asyncio.to_thread(scorer.load_cached)
-        spool = Spool(state_dir / "spool") if state_dir else None
+        spool = open_slot(state_dir / "spool") if state_dir else None  # a slot per worker process
         writer = DecisionWriter(engine, batch_size=settings.log_batch_size, flush_s=settings.log_flush_s,
                                 max_buffer=settings.log_buffer_max, retry_max_s=settings.log_retry_max_s,
                                 close_timeout_s=settings.log_close_timeout_s, spool=spool,

@@ -1,4 +1,10 @@
-"""`v0-gateway serve`: run the gateway with uvicorn (default 127.0.0.1:8000)."""
+"""`v0-gateway serve`: run the gateway with uvicorn (default 127.0.0.1:8000).
+
+``--workers N`` runs N processes on one socket (uvicorn's supervisor; each builds its own app
+through the factory). SIGTERM or SIGINT to the parent drains them all: each worker stops
+accepting, finishes its in-flight requests, then its decision writer flushes for up to
+``V0_LOG_CLOSE_TIMEOUT_S`` (what is left stays in its spool slot and is replayed at the next start).
+A worker that dies is replaced by the supervisor. What is per process: see README, *Workers*."""
 
 from __future__ import annotations
 
@@ -9,6 +15,7 @@ import os
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--host", help="default: V0_HOST or 127.0.0.1")
     parser.add_argument("--port", type=int, help="default: V0_PORT or 8000")
+    parser.add_argument("--workers", type=int, help="worker processes (default: V0_WORKERS or 1)")
     parser.add_argument("--policies", help="policies file (default: V0_POLICIES or ./policies.yaml)")
     parser.add_argument("--database-url", help="default: V0_DATABASE_URL or sqlite:///./v0.db")
     parser.add_argument("--log-level", default="info")
@@ -24,6 +31,9 @@ def run(args: argparse.Namespace) -> int:
     if args.database_url:
         os.environ["V0_DATABASE_URL"] = args.database_url
     settings = Settings()
+    workers = args.workers if args.workers is not None else settings.workers
+    if workers < 1:
+        raise SystemExit("--workers must be at least 1")
     uvicorn.run("router.app:create_app", factory=True, host=args.host or settings.host,
-                port=args.port or settings.port, log_level=args.log_level)
+                port=args.port or settings.port, log_level=args.log_level, workers=workers)
     return 0

@@ -18,6 +18,8 @@ class Settings(BaseSettings):
     client_keys: str = ""
     host: str = "127.0.0.1"
     port: int = 8000
+    # Worker processes of `v0-gateway serve` (uvicorn's supervisor; --workers overrides).
+    workers: int = Field(default=1, ge=1)
     # Largest request body accepted (bytes); larger bodies get 413. Bounds the prompt size too.
     max_body_bytes: int = Field(default=1_048_576, gt=0)
     # Seconds a client has to send its whole request body (408 after); a slow client cannot hold

@@ -14,7 +14,10 @@ start, and the peak while loaded), plus its start time. Overhead = p50 latency m
 p50 in the same cell. Bounded: at most --requests-1 / --requests-32 requests and --max-seconds per
 cell; loopback only.
 
-    python -m bench.overhead.run --out runs/overhead [--routed] [--skip-litellm]
+    python -m bench.overhead.run --out runs/overhead [--routed] [--skip-litellm] [--workers N]
+
+``--workers N`` runs the gateway as ``v0-gateway serve --workers N`` (its RSS is the whole process
+tree's); with ``--routed`` the run waits until every worker has picked up the uploaded profiles.
 
 Run it from the repository root. The jobs live beside this file: servers.py (processes, memory), load.py (one cell's requests),
 report.py (ratios, Markdown), profiles.py (the routed candidates' profiles).
@@ -31,6 +34,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import time
 from dataclasses import asdict
 from pathlib import Path
 
@@ -81,6 +85,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--routed", action="store_true", help="also measure the routed policy (V0, 5 candidates, 256-row profiles)")
     ap.add_argument("--profiles", default=None, help="dataset folder to draw the routed candidates' 256-row profiles from (default: synthetic prompts)")
     ap.add_argument("--skip-litellm", action="store_true")
+    ap.add_argument("--workers", type=int, default=1, help="gateway worker processes (serve --workers)")
     a = ap.parse_args(argv)
 
     out = Path(a.out)
@@ -91,7 +96,9 @@ def main(argv: list[str] | None = None) -> int:
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "LITELLM_LOCAL_MODEL_COST_MAP": "True", "PYTHONUNBUFFERED": "1"}
     servers: list[Server] = []
     results: dict = {"machine": {"cpus": os.cpu_count(), "platform": platform.platform(), "python": platform.python_version()},
-                     "servers": {}, "cells": [], "notes": []}
+                     "servers": {}, "cells": [], "notes": [], "gateway_workers": a.workers}
+    if a.workers > 1:
+        results["notes"].append(f"gateway: serve --workers {a.workers} (RSS: the whole process tree)")
     concurrencies = [int(c) for c in a.concurrency.split(",")]
     try:
         up_port = free_port()
@@ -123,13 +130,16 @@ def main(argv: list[str] | None = None) -> int:
                 "V0_STATE_DIR": str(work / "state")}
         subprocess.run([py, "-m", "router.cli", "migrate"], env=genv, cwd=str(REPO), check=True, capture_output=True)
         port = free_port()
-        gw = Server("gateway", [py, "-m", "router.cli", "serve", "--port", str(port), "--log-level", "warning"], genv,
+        gw = Server("gateway", [py, "-m", "router.cli", "serve", "--port", str(port), "--workers", str(a.workers),
+                                "--log-level", "warning"], genv,
                     f"http://127.0.0.1:{port}/healthz", work / "gateway.log", KEY)
         servers.append(gw)
         gbase = f"http://127.0.0.1:{port}/v1"
         targets.append(("gateway-plain", gbase, "bench-c1", gw))
         if a.routed:
             results["routed_scorer"] = prepare_routed(f"http://127.0.0.1:{port}", a.profiles)
+            if a.workers > 1:  # the other workers pick the profiles up by their version poll (1 s)
+                time.sleep(5.0)
             targets.append(("gateway-routed", gbase, "router/bench", gw))
 
         for s in servers:

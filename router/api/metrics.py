@@ -14,7 +14,8 @@ Read from the gateway's state at each scrape:
 - ``v0_decision_log_pending`` / ``_dropped`` / ``_quarantined`` / ``_written``: the decision writer;
 - ``v0_profile_version{model}``: the profile version each candidate is scored with;
 - ``v0_scorer_breaker_open``: 1 while the scorer's circuit breaker is open.
-One process per registry: with several worker processes each would report its own numbers.
+One registry per process: with ``serve --workers N`` a scrape reaches one worker and reports its
+numbers only (README, *Metrics*: one port per process for exact figures).
 """
 
 from __future__ import annotations

@@ -4,7 +4,9 @@ After every refresh that rebuilt something, the scorer saves, for each (candidat
 profile_size) it keeps, the profile version, the active window's scores and the window's
 features (float32), under the V0 fingerprint that produced them (features are keyed by
 fingerprint and text hash everywhere; a file from other weights is ignored). One file,
-``profile-cache.npz``, replaced atomically (write to a temporary file, then rename).
+``profile-cache.npz``, replaced atomically (write to a temporary file of this writer's own, then
+rename), so worker processes sharing the state directory may rebuild it at the same time: a reader
+sees one whole file or another, and the last rename wins.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -38,12 +41,16 @@ class ProfileCache:
                 "windows": [{"model": m, "size": s, "version": windows[(m, s)].version,
                              "scores": windows[(m, s)].scores} for m, s in keys]}
         arrays = {f"f{i}": np.asarray(windows[k].features, dtype="<f4") for i, k in enumerate(keys)}
-        tmp = self.path.with_suffix(".tmp.npz")
-        with open(tmp, "wb") as fh:
-            np.savez(fh, meta=np.frombuffer(json.dumps(meta).encode(), dtype=np.uint8), **arrays)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, self.path)
+        fd, tmp = tempfile.mkstemp(dir=self.path.parent, prefix="profile-cache.", suffix=".tmp")
+        try:
+            with os.fdopen(fd, "wb") as fh:
+                np.savez(fh, meta=np.frombuffer(json.dumps(meta).encode(), dtype=np.uint8), **arrays)
+                fh.flush()
+                os.fsync(fh.fileno())
+            os.replace(tmp, self.path)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
 
     def load(self, fingerprint: str) -> dict[tuple[str, int], CachedWindow]:
         if not self.path.exists():

@@ -9,7 +9,8 @@ segment whose rows are all settled is deleted (the current one at once, a closed
 last row settles). A segment rolls over after ``segment_rows`` rows. ``recover`` returns the
 rows of segments left by an earlier run (crash, shutdown with the database away) so the
 writer can replay them; writes are idempotent, so a row written just before a crash is not
-duplicated. One spool directory per gateway process: a lock file enforces it.
+duplicated. One spool directory per gateway process: a lock file enforces it (``SpoolBusy``);
+worker processes sharing a state directory each take a numbered slot (:mod:`router.store.spool_slots`).
 
 ``quarantine`` appends a row the database refuses for good, with the error, to
 ``quarantine.jsonl`` (append-only, fsynced; an operator can fix and replay it).
@@ -45,6 +46,10 @@ class _Segment:
     fd: int | None = None  # open while it is the current segment
 
 
+class SpoolBusy(RuntimeError):
+    """The spool directory's lock is held by another live process."""
+
+
 class Spool:
     def __init__(self, directory: Path, *, segment_rows: int = 1000) -> None:
         self.dir = Path(directory)
@@ -54,7 +59,7 @@ class Spool:
             fcntl.flock(self._lock_fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError as exc:
             os.close(self._lock_fd)
-            raise RuntimeError(f"spool directory {self.dir} is in use by another gateway process") from exc
+            raise SpoolBusy(f"spool directory {self.dir} is in use by another gateway process") from exc
         self._segment_rows = segment_rows
         self._segments: dict[int, _Segment] = {}
         self._current: int | None = None
