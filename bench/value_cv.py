@@ -34,12 +34,13 @@ TRAIN_ORDER = ("llmrouter_dcrouter9", "routellm_2model", "alpacaeval2_wgpt4t", "
 
 
 def variants(base: DifficultyConfig) -> dict[str, DifficultyConfig]:
-    """The shipped head and its ablations (the icl head alone is 'difficulty off')."""
+    """The shipped head (``difficulty``) and its ablations; the icl head alone is 'difficulty off'."""
     return {
         "difficulty": base,
+        "difficulty-noknn": replace(base, knn="none"),
         "difficulty-noctx": replace(base, context="none"),
+        "difficulty-only": replace(base, context="none", knn="none"),
         "difficulty-noadapter": replace(base, context="noadapter"),
-        "difficulty-knn": replace(base, knn="pooled"),
         "difficulty-lastlayer": replace(base, layers="last"),
         "difficulty-lastlayer-noadapter": replace(base, layers="last", context="noadapter"),
     }
@@ -67,7 +68,7 @@ def main() -> None:
     names = sorted(set(LICENSED) | {"dapomath"} | {s for s in args.sets if not s.startswith("val")})
     ds = {n: load_dataset(f"{args.data}/{n}") for n in names}
     feats = {n: features_from_cache(get_layers(v0, n, ds[n].prompts, args.cache)) for n in names}
-    cfg = DifficultyConfig(knn_weight=args.knn_weight, slope_precision=args.slope_precision, context_weight=args.context_weight)
+    cfg = DifficultyConfig(knn="pooled", knn_weight=args.knn_weight, slope_precision=args.slope_precision, context_weight=args.context_weight)
     H, A = cfg.hidden_size, cfg.adapter_dim
     regs = {"all": slice(0, cfg.layer_cols), "last": slice(cfg.layer_cols - H, cfg.layer_cols)}
     mean, scale = standardiser(np.concatenate([feats[n].x[:, : cfg.layer_cols] for n in LICENSED]))
