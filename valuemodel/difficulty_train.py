@@ -39,6 +39,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--context", choices=["icl", "noadapter", "none"], default="icl")
     parser.add_argument("--context-weight", type=float, default=0.3)
     parser.add_argument("--slope-precision", type=float, default=50.0)
+    parser.add_argument("--cross-fit", action="store_true", help="score profile rows out of their hash fold")
 
 
 def source_rows(data: str, name: str):
@@ -53,7 +54,7 @@ def run(args: argparse.Namespace) -> int:
     b = v0.backbone
     cfg = DifficultyConfig(n_layers=b.n_layers, hidden_size=b.hidden_size, adapter_dim=v0.config.adapter.out_dim,
                            knn=args.knn, knn_weight=args.knn_weight, slope_precision=args.slope_precision,
-                           context=args.context, context_weight=args.context_weight)
+                           context=args.context, context_weight=args.context_weight, cross_fit=args.cross_fit)
     feats, targets = {}, {}
     for name in args.datasets:
         ds = source_rows(args.data, name)

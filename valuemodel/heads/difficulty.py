@@ -38,6 +38,7 @@ class DifficultyConfig:
     knn_weight: float = 0.5
     context: str = "icl"  # in-context head blended in: icl (adapter columns) | noadapter (last layer) | none
     context_weight: float = 0.3
+    cross_fit: bool = False  # profile rows scored out of their hash fold (see difficulty.Regressor)
     slope: float = 0.0  # calibration prior (see difficulty.CalibrationPrior)
     slope_precision: float = 10.0
     bias_precision: float = 1e-2
@@ -85,7 +86,8 @@ class DifficultyHead:
 
     def fit(self, features, scores, fingerprint: str) -> ProfileState:
         x, y = _numpy(features), _numpy(scores).astype(np.float64)
-        d = self.regressor.cross_fitted(self.config.regressor_input(x))  # (N, D), training prompts out of fold
+        xr = self.config.regressor_input(x)
+        d = self.regressor.cross_fitted(xr) if self.config.cross_fit else self.regressor(xr)  # (N, D)
         a, b = fit_calibration(d, y, self.prior)
         data = {"a": a, "b": b, "keys": self.config.knn_keys(x), "r": y - sigmoid(a + d @ b)}
         if self.context is not None:
