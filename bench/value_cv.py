@@ -58,6 +58,7 @@ def main() -> None:
     ap.add_argument("--mode", choices=["per-source", "pooled"], default="per-source")
     ap.add_argument("--context-weight", type=float, default=0.3)
     ap.add_argument("--cross-fit", action="store_true", help="score profile rows with out-of-fold regressors")
+    ap.add_argument("--slope", type=float, default=0.0, help="calibration prior mean of every slope")
     ap.add_argument("--profile-size", type=int, default=256)
     ap.add_argument("--json", default=None)
     ap.add_argument("--weights", default=None, help="checkpoint whose adapter and in-context heads are used")
@@ -69,7 +70,8 @@ def main() -> None:
     names = sorted(set(LICENSED) | {"dapomath"} | {s for s in args.sets if not s.startswith("val")})
     ds = {n: load_dataset(f"{args.data}/{n}") for n in names}
     feats = {n: features_from_cache(get_layers(v0, n, ds[n].prompts, args.cache)) for n in names}
-    cfg = DifficultyConfig(knn="pooled", cross_fit=args.cross_fit, knn_weight=args.knn_weight, slope_precision=args.slope_precision, context_weight=args.context_weight)
+    cfg = DifficultyConfig(knn="pooled", cross_fit=args.cross_fit, slope=args.slope, knn_weight=args.knn_weight,
+                           slope_precision=args.slope_precision, context_weight=args.context_weight)
     H, A = cfg.hidden_size, cfg.adapter_dim
     regs = {"all": slice(0, cfg.layer_cols), "last": slice(cfg.layer_cols - H, cfg.layer_cols)}
     mean, scale = standardiser(np.concatenate([feats[n].x[:, : cfg.layer_cols] for n in LICENSED]))
