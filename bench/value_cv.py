@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from valuemodel import V0, cv
-from valuemodel.cv import (Features, dapo_cv, difficulty_method, features_from_cache, head_method, oracle_others,
+from valuemodel.cv import (Features, pooled, dapo_cv, difficulty_method, features_from_cache, head_method, oracle_others,
                            ridge_part, split_eval, summarise, merge, score_models, task_rate,
                            training_val_prompts)
 from valuemodel.data import load_dataset, split_by_prompt
@@ -58,6 +58,7 @@ def main() -> None:
     ap.add_argument("--mode", choices=["per-source", "pooled"], default="per-source")
     ap.add_argument("--context-weight", type=float, default=0.3)
     ap.add_argument("--cross-fit", action="store_true", help="score profile rows with out-of-fold regressors")
+    ap.add_argument("--pool", type=float, nargs="*", default=[], help="also serve-time pooling with these weights")
     ap.add_argument("--slope", type=float, default=0.0, help="calibration prior mean of every slope")
     ap.add_argument("--profile-size", type=int, default=256)
     ap.add_argument("--json", default=None)
@@ -85,14 +86,17 @@ def main() -> None:
         return out | {"dapomath": ridge_part(new(), feats["dapomath"], dctx, 1.0, regs[kind])}
 
     def methods(d: str) -> dict:
-        pooled = slice(cfg.layer_cols - H, cfg.layer_cols)
+        pooled_cols = slice(cfg.layer_cols - H, cfg.layer_cols)
         adapter = slice(cfg.layer_cols, cfg.layer_cols + A)
-        m = {"task_rate": task_rate, "knn": head_method(v0.with_head("knn").head, pooled),
-             "icl": head_method(v0.with_head("icl").head, adapter), "noadapter": head_method(v0.with_head("noadapter").head, pooled)}
+        m = {"task_rate": task_rate, "knn": head_method(v0.with_head("knn").head, pooled_cols),
+             "icl": head_method(v0.with_head("icl").head, adapter), "noadapter": head_method(v0.with_head("noadapter").head, pooled_cols)}
         if d not in ("dapomath", "val", "val-dapo"):
             m["oracle_others"] = oracle_others(ds[d])
         ctx = {"icl": v0.with_head("icl").head, "noadapter": v0.with_head("noadapter").head}
-        return m | {k: difficulty_method(c, ctx) for k, c in variants(cfg).items()}
+        m |= {k: difficulty_method(c, ctx) for k, c in variants(cfg).items()}
+        for w in args.pool:  # serve-time pooling over all candidates' profiles
+            m[f"difficulty+pool{w:g}"] = pooled(m["difficulty"], pooled_cols, w)
+        return m
 
     results: dict = {"args": vars(args), "sets": {}}
     full = {k: sources(k) for k in regs}

@@ -60,8 +60,11 @@ def ridge_part(stats: FoldedStats, feats: Features, outcomes: pd.DataFrame, weig
 def score_models(methods: dict[str, Method], feats: Features, ds: Dataset, prof: pd.DataFrame, ev: pd.DataFrame, size: int, seed: int, regressor=None):
     """P for every method, model and eval row: {method: {model: (pred, score, prompt_ids)}}."""
     out: dict[str, dict] = {name: {} for name in methods}
+    drawn = {m: draw(prof[prof["model"] == m], size, seed, m) for m in sorted(ev["model"].unique())}
+    pool = [(feats.rows(r["prompt_id"]), r["score"].to_numpy() - r["score"].mean()) for r in drawn.values() if len(r)]
+    pool = (np.concatenate([x for x, _ in pool]), np.concatenate([y for _, y in pool])) if pool else None
     for model in sorted(ev["model"].unique()):
-        p_rows = draw(prof[prof["model"] == model], size, seed, model)
+        p_rows = drawn[model]
         e_rows = ev[ev["model"] == model]
         if len(p_rows) == 0 or len(e_rows) == 0:
             continue
@@ -70,7 +73,7 @@ def score_models(methods: dict[str, Method], feats: Features, ds: Dataset, prof:
         pt = [ds.tasks.get(p, "") for p in p_rows["prompt_id"]]
         qt = [ds.tasks.get(p, "") for p in e_rows["prompt_id"]]
         for name, method in methods.items():
-            pred = method(px, py, pt, qx, qt, regressor=regressor, prompt_ids=e_rows["prompt_id"].tolist(), model=model)
+            pred = method(px, py, pt, qx, qt, regressor=regressor, prompt_ids=e_rows["prompt_id"].tolist(), model=model, pool=pool)
             out[name].setdefault(model, []).append((pred, e_rows["score"].to_numpy(), e_rows["prompt_id"].tolist()))
     return out
 
@@ -192,6 +195,22 @@ def difficulty_method(config, contexts: dict) -> Method:
         reg = regressor[config.layers] if isinstance(regressor, dict) else regressor
         head = DifficultyHead(config, reg, contexts.get(config.context))
         return head.predict([head.fit(px, py, "cv")], qx)[0]
+    return run
+
+
+def pooled(base: Method, cols: slice, weight: float, k: int = 64) -> Method:
+    """Serve-time pooling: every candidate's profile rows (labels centred per model) as evidence
+    of the query's difficulty, logit P = logit P_base + weight * kNN mean of the centred labels."""
+    from .difficulty import logit, sigmoid
+
+    def run(px, py, pt, qx, qt, pool=None, **kw):
+        p = base(px, py, pt, qx, qt, pool=pool, **kw)
+        keys = pool[0][:, cols] / np.linalg.norm(pool[0][:, cols], axis=1, keepdims=True)
+        q = qx[:, cols] / np.linalg.norm(qx[:, cols], axis=1, keepdims=True)
+        sim = q @ keys.T  # (Q, R)
+        idx = np.argpartition(-sim, k - 1, axis=1)[:, :k]
+        e = pool[1][idx].mean(1)  # (Q,)
+        return sigmoid(logit(p) + weight * e)
     return run
 
 
