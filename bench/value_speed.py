@@ -79,6 +79,7 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--data", required=True, type=Path, help="folder with the shared datasets")
     ap.add_argument("--weights", default=None, help="V0 checkpoint (default: shipped weights)")
+    ap.add_argument("--head", default=None, help="V0 head (default: the checkpoint's)")
     ap.add_argument("--calls", type=int, default=300)
     ap.add_argument("--warmup", type=int, default=30)
     ap.add_argument("--candidates", type=int, default=5)
@@ -89,7 +90,7 @@ def main() -> int:
     ap.add_argument("--json", default=None)
     args = ap.parse_args()
 
-    v0 = V0.load(args.weights)
+    v0 = V0.load(args.weights, head=args.head)
     pool = pick_prompts(args.data, 2 * args.calls, args.seed)
     n_tokens = np.array([len(ids) for ids in v0.backbone.token_ids(pool)])
     full = v0.backbone.config.max_tokens

@@ -14,6 +14,7 @@ COMMANDS: dict[tuple[str, ...], tuple[str, str]] = {
     ("serve",): ("router.serve", "run the gateway (default 127.0.0.1:8000)"),
     ("migrate",): ("router.migrate", "apply database migrations (alembic upgrade head)"),
     ("train",): ("valuemodel.train", "train the V0 value model"),
+    ("train-difficulty",): ("valuemodel.difficulty_train", "fit the shared-difficulty head into a checkpoint"),
     ("bench", "value"): ("valuemodel.evaluate", "benchmark value-model quality"),
     ("bench", "routing"): ("router.evaluation.routing_bench", "benchmark routing quality"),
     ("bench", "allocate"): ("valuemodel.allocate_bench", "benchmark RL rollout budgets"),

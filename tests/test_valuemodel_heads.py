@@ -56,7 +56,7 @@ POEMS = [f"Write a short poem about {w}, in the style of a sonnet." for w in (
     "an island", "a kite", "an orchard", "a glacier", "a lantern", "a seashell", "thunder")]
 
 
-@pytest.mark.parametrize("head", ["icl", "knn", "noadapter"])
+@pytest.mark.parametrize("head", ["difficulty", "icl", "knn", "noadapter"])
 def test_v0_profile_where_math_succeeds_prefers_math(v0, head):
     model = v0.with_head(head)
     feats = model.encode(MATH[:32] + POEMS[:32])

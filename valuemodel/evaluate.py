@@ -38,7 +38,7 @@ def encode_features(v0: V0, texts: dict[str, str], batch_size: int = 32) -> dict
         enc = v0.backbone.encode([texts[p] for p in chunk])
         fa = v0.modules.adapter(enc.tokens.to(v0.device), enc.mask.to(v0.device), enc.pooled.to(v0.device)).cpu()
         for kind in FEATURES:
-            f = feature_of(kind, fa, enc.pooled.cpu())
+            f = feature_of(kind, fa, enc.pooled.cpu(), enc.layers.cpu())
             for i, p in enumerate(chunk):
                 out[kind][p] = f[i]
     return out
@@ -58,6 +58,8 @@ def encode_features_cached(v0: V0, name: str, texts: dict[str, str], cache: str 
         tokens, mask, pooled = states.batch(torch.as_tensor([index[p] for p in part]))
         fa = v0.modules.adapter(tokens, mask, pooled)
         for kind in FEATURES:
+            if kind == "layers+adapter":  # the token-state cache keeps no per-layer means
+                continue
             f = feature_of(kind, fa, pooled)
             for i, p in enumerate(part):
                 out[kind][p] = f[i]
@@ -129,7 +131,7 @@ def run(args: argparse.Namespace) -> int:
     if Path(args.profiles).resolve() == Path(args.eval).resolve():
         profiles, ev, note = split_profiles_eval(profiles, args.split_frac, args.seed)
     print(f"{ev.name}: {note}; {len(ev.models)} models, {len(set(ev.outcomes['prompt_id']))} eval prompts")
-    heads = [v0.head_name] + [h for h in ("knn", "noadapter") if h != v0.head_name]
+    heads = [v0.head_name] + [h for h in ("icl", "knn", "noadapter") if h != v0.head_name]
     if args.tabpfn and "tabpfn" not in heads:
         heads.append("tabpfn")
     texts = {**profiles.prompts, **ev.prompts}
@@ -145,7 +147,7 @@ def run(args: argparse.Namespace) -> int:
         model = v0.with_head(head, features=kind)
         kind = model.features
         models, pids, P = predict_matrix(
-            model, profiles, ev, profile_size=args.profile_size, seed=args.seed, feature_cache=feats[kind]
+            model, profiles, ev, profile_size=args.profile_size, seed=args.seed, feature_cache=feats.get(kind)
         )
         mean, per = head_auc(models, pids, P, ev)
         result["heads"][label] = {"mean_auc": mean, "features": kind, "per_model": per}

@@ -3,15 +3,19 @@
 from __future__ import annotations
 
 import numpy as np
-from sklearn.metrics import roc_auc_score
+from scipy.stats import rankdata
 
 
 def auc(pred, scores, threshold: float = 0.5) -> float:
-    """ROC AUC of ``pred`` against ``scores >= threshold``; NaN when only one class is present."""
+    """ROC AUC of ``pred`` against ``scores >= threshold`` (Mann-Whitney, ties count half);
+    NaN when only one class is present."""
     y = np.asarray(scores, dtype=float) >= threshold
-    if y.all() or not y.any():
+    n_pos = int(y.sum())
+    n_neg = len(y) - n_pos
+    if n_pos == 0 or n_neg == 0:
         return float("nan")
-    return float(roc_auc_score(y, np.asarray(pred, dtype=float)))
+    ranks = rankdata(np.asarray(pred, dtype=float))
+    return float((ranks[y].sum() - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg))
 
 
 def intra_auc(per_model: dict[str, tuple]) -> tuple[float, dict[str, float]]:

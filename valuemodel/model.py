@@ -27,23 +27,30 @@ import torch
 from .adapter import AdapterConfig, QueryAdapter
 from .backbone import Backbone, BackboneConfig, Encoded, env_threads
 from .checkpoint import load_checkpoint, save_checkpoint
+from .difficulty import Regressor
 from .heads import HEAD_NAMES, ICLConfig, ICLHead, ICLModule, KNNConfig, KNNHead, TabPFNConfig, TabPFNHead
 from .heads.base import ProfileState, as_scores
+from .heads.difficulty import DifficultyConfig, DifficultyHead
 
 DEFAULT_WEIGHTS = Path(__file__).resolve().parent / "weights" / "default"
-FEATURES = ("adapter", "pooled", "adapter+pooled")
-HEAD_FEATURES = {"icl": "adapter", "tabpfn": "adapter", "knn": "pooled", "noadapter": "pooled"}
+DIFFICULTY_FILE = "difficulty.safetensors"
+FEATURES = ("adapter", "pooled", "adapter+pooled", "layers+adapter")
+HEAD_FEATURES = {"icl": "adapter", "tabpfn": "adapter", "knn": "pooled", "noadapter": "pooled", "difficulty": "layers+adapter"}
 
 
-def feature_of(kind: str, adapter: torch.Tensor, pooled: torch.Tensor) -> torch.Tensor:
-    """Adapter features (B, K d) and pooled embeddings (B, H) -> features of ``kind`` (B, F)."""
+def feature_of(kind: str, adapter: torch.Tensor, pooled: torch.Tensor, layers: torch.Tensor | None = None) -> torch.Tensor:
+    """Adapter features (B, K d), pooled embeddings (B, H) and every layer's mean (B, L+1, H)
+    -> features of ``kind`` (B, F)."""
     if kind == "adapter+pooled":
         return torch.cat([adapter, pooled], -1)
+    if kind == "layers+adapter":
+        return torch.cat([layers.flatten(1), adapter], -1)  # (B, (L+1) H + K d)
     return {"adapter": adapter, "pooled": pooled}[kind]
 
 
-def feature_width(kind: str, adapter_dim: int, hidden_size: int) -> int:
-    return {"adapter": adapter_dim, "pooled": hidden_size, "adapter+pooled": adapter_dim + hidden_size}[kind]
+def feature_width(kind: str, adapter_dim: int, hidden_size: int, n_layers: int = 7) -> int:
+    widths = {"adapter": adapter_dim, "pooled": hidden_size, "adapter+pooled": adapter_dim + hidden_size}
+    return widths.get(kind, n_layers * hidden_size + adapter_dim)
 
 
 @dataclass
@@ -57,6 +64,7 @@ class V0Config:
     default_head: str = "icl"
     icl_features: str = "adapter"  # what the icl head reads: adapter | adapter+pooled | pooled
     residual: bool = False  # icl logit = ablation head's logit + the icl head's (zero-started)
+    difficulty: DifficultyConfig | None = None  # shared-difficulty head (its regressor: difficulty.safetensors)
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -73,6 +81,7 @@ class V0Config:
             default_head=d.get("default_head", "icl"),
             icl_features=d.get("icl_features", "adapter"),
             residual=bool(d.get("residual", False)),
+            difficulty=DifficultyConfig(**d["difficulty"]) if d.get("difficulty") else None,
         )
 
     @classmethod
@@ -105,8 +114,10 @@ class V0:
         head: str | None = None,
         features: str | None = None,
         device: str = "cpu",
+        regressor: Regressor | None = None,
     ):
         self.config = config
+        self.regressor = regressor
         self.modules = modules.to(device).eval()
         self.backbone = backbone
         self.device = torch.device(device)
@@ -148,15 +159,28 @@ class V0:
         modules.load_state_dict(tensors, strict=True)
         if backbone is None:
             backbone = Backbone(config.backbone, device=device, threads=threads)
-        return cls(config, modules, backbone, head=head, features=features, device=device)
+        regressor = None
+        if config.difficulty is not None:
+            from safetensors.numpy import load_file
+
+            root = Path(path if path is not None else DEFAULT_WEIGHTS)
+            if not (root / DIFFICULTY_FILE).is_file():
+                raise FileNotFoundError(f"value-model checkpoint file not found: {root / DIFFICULTY_FILE}")
+            regressor = Regressor.from_arrays(load_file(str(root / DIFFICULTY_FILE)))
+        return cls(config, modules, backbone, head=head, features=features, device=device, regressor=regressor)
 
     def with_head(self, head: str, features: str | None = None) -> "V0":
         """Same weights and backbone, another head."""
-        return V0(self.config, self.modules, self.backbone, head=head, features=features, device=str(self.device))
+        return V0(self.config, self.modules, self.backbone, head=head, features=features, device=str(self.device), regressor=self.regressor)
 
     def save(self, path: str | Path, extra: dict | None = None) -> Path:
         state = {k: v for k, v in self.modules.state_dict().items()}
-        return save_checkpoint(path, {"model": self.config.to_dict(), **(extra or {})}, state)
+        root = save_checkpoint(path, {"model": self.config.to_dict(), **(extra or {})}, state)
+        if self.regressor is not None:
+            from safetensors.numpy import save_file
+
+            save_file({k: np.ascontiguousarray(v) for k, v in self.regressor.arrays().items()}, str(root / DIFFICULTY_FILE))
+        return root
 
     def head_features(self, head: str) -> str:
         if head != "icl":
@@ -178,6 +202,11 @@ class V0:
             return TabPFNHead(self.config.tabpfn, device=str(self.device))
         if self.head_name == "noadapter":
             return ICLHead(self.modules.ablation, name="noadapter")
+        if self.head_name == "difficulty":
+            if self.config.difficulty is None or self.regressor is None:
+                raise ValueError("these weights have no difficulty regressor")
+            ctx = {"icl": ICLHead(self.modules.icl, name="icl"), "noadapter": ICLHead(self.modules.ablation, name="noadapter")}
+            return DifficultyHead(self.config.difficulty, self.regressor, ctx.get(self.config.difficulty.context))
         if self.features != self.head_features("icl"):
             raise ValueError(f"the icl head of these weights needs features {self.head_features('icl')!r}")
         parts = [(self.modules.icl, self._slice(self.config.icl_features))]
@@ -195,11 +224,16 @@ class V0:
             for name, t in sorted(self.modules.adapter.state_dict().items()):
                 h.update(name.encode())
                 h.update(t.detach().cpu().contiguous().numpy().tobytes())
+        if self.features == "layers+adapter" and self.regressor is not None:  # states hold its calibration
+            for name, a in sorted(self.regressor.arrays().items()):
+                h.update(name.encode())
+                h.update(np.ascontiguousarray(a).tobytes())
         return h.hexdigest()[:16]
 
     @property
     def feature_dim(self) -> int:
-        return feature_width(self.features, self.config.adapter.out_dim, self.config.adapter.hidden_size)
+        n_layers = self.config.difficulty.n_layers if self.config.difficulty is not None else 7
+        return feature_width(self.features, self.config.adapter.out_dim, self.config.adapter.hidden_size, n_layers)
 
     # ---- features -----------------------------------------------------------------------
     @torch.no_grad()
@@ -208,7 +242,8 @@ class V0:
         if self.features == "pooled":
             return enc.pooled
         tokens, mask, pooled = (t.to(self.device) for t in (enc.tokens, enc.mask, enc.pooled))
-        return feature_of(self.features, self.modules.adapter(tokens, mask, pooled), pooled)  # (B, F)
+        layers = enc.layers.to(self.device) if enc.layers is not None else None
+        return feature_of(self.features, self.modules.adapter(tokens, mask, pooled), pooled, layers)  # (B, F)
 
     @torch.no_grad()
     def encode(self, texts: list[str], batch_size: int = 32) -> torch.Tensor:

@@ -5,7 +5,7 @@ from .icl import ICLConfig, ICLHead, ICLModule
 from .knn import KNNConfig, KNNHead
 from .tabpfn import TabPFNConfig, TabPFNHead
 
-HEAD_NAMES = ("icl", "knn", "tabpfn", "noadapter")
+HEAD_NAMES = ("icl", "knn", "tabpfn", "noadapter", "difficulty")
 
 __all__ = [
     "HEAD_NAMES",

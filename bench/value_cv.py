@@ -1,0 +1,148 @@
+"""Prompt-disjoint Intra-AUC of V0 heads on cached every-layer features (valuemodel/cv.py).
+
+    python bench/value_cv.py --data ../shared/data --cache cache/layers --sets val dapomath routerbench_train \
+        --seeds 0 1 2 --json out/value_cv.json
+
+``val``: the recipe-selection split (20 % of the prompts of llmrouter_dcrouter9 and
+alpacaeval2_wgpt4t held out of the regressor and the profiles). ``dapomath``: 5-fold CV over the
+context rows. ``routerbench_train`` (research only, never trained on): 3 prompt-disjoint halves.
+The regressor is trained on the licensed sets (llmrouter_dcrouter9, routellm_2model,
+alpacaeval2_wgpt4t, DAPO-Math context rows) less whatever is scored.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+
+from valuemodel import V0, cv
+from valuemodel.cv import (Features, pooled, dapo_cv, difficulty_method, features_from_cache, head_method, oracle_others,
+                           ridge_part, split_eval, summarise, merge, score_models, task_rate,
+                           training_val_prompts)
+from valuemodel.data import load_dataset, split_by_prompt
+from valuemodel.difficulty import FoldedStats, fit_sources, hash_projection, standardiser
+from valuemodel.heads.difficulty import DifficultyConfig
+from valuemodel.layer_cache import get_layers
+
+LICENSED = ("llmrouter_dcrouter9", "routellm_2model", "alpacaeval2_wgpt4t")
+VAL_SETS = ("llmrouter_dcrouter9", "routellm_2model", "alpacaeval2_wgpt4t")
+TRAIN_ORDER = ("llmrouter_dcrouter9", "routellm_2model", "alpacaeval2_wgpt4t", "dapomath")  # shipped run's datasets
+
+
+def variants(base: DifficultyConfig) -> dict[str, DifficultyConfig]:
+    """The shipped head (``difficulty``) and its ablations; the icl head alone is 'difficulty off'."""
+    return {
+        "difficulty": base,
+        "difficulty-noknn": replace(base, knn="none"),
+        "difficulty-noctx": replace(base, context="none"),
+        "difficulty-only": replace(base, context="none", knn="none"),
+        "difficulty-noadapter": replace(base, context="noadapter"),
+        "difficulty-lastlayer": replace(base, layers="last"),
+        "difficulty-lastlayer-noadapter": replace(base, layers="last", context="noadapter"),
+    }
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--data", required=True)
+    ap.add_argument("--cache", default="cache/layers")
+    ap.add_argument("--sets", nargs="+", default=["val", "dapomath", "routerbench_train"])
+    ap.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    ap.add_argument("--ridge", type=float, default=10.0)
+    ap.add_argument("--knn-weight", type=float, default=0.5)
+    ap.add_argument("--slope-precision", type=float, default=50.0)
+    ap.add_argument("--mode", choices=["per-source", "pooled"], default="per-source")
+    ap.add_argument("--context-weight", type=float, default=0.3)
+    ap.add_argument("--cross-fit", action="store_true", help="score profile rows with out-of-fold regressors")
+    ap.add_argument("--pool", type=float, nargs="*", default=[], help="also serve-time pooling with these weights")
+    ap.add_argument("--slope", type=float, default=0.0, help="calibration prior mean of every slope")
+    ap.add_argument("--profile-size", type=int, default=256)
+    ap.add_argument("--json", default=None)
+    ap.add_argument("--weights", default=None, help="checkpoint whose adapter and in-context heads are used")
+    ap.add_argument("--pairs", nargs="*", default=[], help="METHOD:BASELINE pairs to bootstrap (paired, per run)")
+    args = ap.parse_args()
+
+    cv.PAIRS[:] = [(a, b) for a, b in (x.split(":") for x in args.pairs)]
+    v0 = V0.load(args.weights)
+    names = sorted(set(LICENSED) | {"dapomath"} | {s for s in args.sets if not s.startswith("val")})
+    ds = {n: load_dataset(f"{args.data}/{n}") for n in names}
+    feats = {n: features_from_cache(get_layers(v0, n, ds[n].prompts, args.cache)) for n in names}
+    cfg = DifficultyConfig(knn="pooled", cross_fit=args.cross_fit, slope=args.slope, knn_weight=args.knn_weight,
+                           slope_precision=args.slope_precision, context_weight=args.context_weight)
+    H, A = cfg.hidden_size, cfg.adapter_dim
+    regs = {"all": slice(0, cfg.layer_cols), "last": slice(cfg.layer_cols - H, cfg.layer_cols)}
+    mean, scale = standardiser(np.concatenate([feats[n].x[:, : cfg.layer_cols] for n in LICENSED]))
+    dctx = ds["dapomath"].outcomes[ds["dapomath"].outcomes["part"] == "context"]
+
+    def sources(kind: str) -> dict[str, FoldedStats]:
+        """Ridge statistics per licensed source (DAPO-Math: context rows)."""
+        proj = hash_projection(regs[kind].stop - regs[kind].start)
+        new = lambda: FoldedStats(mean[regs[kind]], scale[regs[kind]], proj)  # noqa: E731
+        out = {n: ridge_part(new(), feats[n], ds[n].outcomes, 1.0, regs[kind]) for n in LICENSED}
+        return out | {"dapomath": ridge_part(new(), feats["dapomath"], dctx, 1.0, regs[kind])}
+
+    def methods(d: str) -> dict:
+        pooled_cols = slice(cfg.layer_cols - H, cfg.layer_cols)
+        adapter = slice(cfg.layer_cols, cfg.layer_cols + A)
+        m = {"task_rate": task_rate, "knn": head_method(v0.with_head("knn").head, pooled_cols),
+             "icl": head_method(v0.with_head("icl").head, adapter), "noadapter": head_method(v0.with_head("noadapter").head, pooled_cols)}
+        if d not in ("dapomath", "val", "val-dapo"):
+            m["oracle_others"] = oracle_others(ds[d])
+        ctx = {"icl": v0.with_head("icl").head, "noadapter": v0.with_head("noadapter").head}
+        m |= {k: difficulty_method(c, ctx) for k, c in variants(cfg).items()}
+        for w in args.pool:  # serve-time pooling over all candidates' profiles
+            m[f"difficulty+pool{w:g}"] = pooled(m["difficulty"], pooled_cols, w)
+        return m
+
+    results: dict = {"args": vars(args), "sets": {}}
+    full = {k: sources(k) for k in regs}
+    solved = {k: ({n: st.solve(args.ridge) for n, st in full[k].items()} if args.mode == "per-source" else {}) for k in regs}
+    for d in args.sets:
+        runs = []
+        for seed in args.seeds:
+            ms = methods(d)
+            if d == "dapomath":
+                src = {k: {n: v for n, v in full[k].items() if n != "dapomath"} for k in regs}
+                runs.append(dapo_cv(ms, feats[d], ds[d], src, ridge=args.ridge, cols=regs, mode=args.mode, seed=seed,
+                                    size=args.profile_size, solved=solved))
+            elif d in ("val", "val-dapo"):
+                parts = []
+                for n in (VAL_SETS if d == "val" else ("dapomath",)):
+                    held = training_val_prompts(ds[n], TRAIN_ORDER.index(n))
+                    rows = ds[n].outcomes if n != "dapomath" else dctx
+                    prof, ev = rows[~rows["prompt_id"].isin(held)], rows[rows["prompt_id"].isin(held)]
+                    reg = {}
+                    for k in regs:  # the held-out prompts leave their source's regressor
+                        st = {**full[k], n: ridge_part(full[k][n].copy(), feats[n], ev, 1.0, regs[k], sign=-1.0)}
+                        keep = {x: v for x, v in solved[k].items() if x != n}
+                        reg[k] = fit_sources(st, args.ridge, args.mode, solved=keep)
+                    parts.append(score_models(ms, feats[n], ds[n], prof, ev, args.profile_size, seed, reg))
+                runs.append(summarise(merge(parts)))
+            else:
+                reg = {k: fit_sources(full[k], args.ridge, args.mode, solved=solved[k]) for k in regs}
+                runs.append(split_eval(ms, feats[d], ds[d], reg, seed=seed, size=args.profile_size))
+        table = {}
+        boot = [r.pop("_bootstrap", {}) for r in runs]
+        for pair in boot[0]:
+            print(f"{d:<20} bootstrap {pair:<40} " + "  ".join(f"{b[pair][0]:+.3f} [{b[pair][1]:+.3f}, {b[pair][2]:+.3f}]" for b in boot), flush=True)
+        for name in runs[0]:
+            vals = [r[name]["mean_auc"] for r in runs]
+            row = {"mean": float(np.mean(vals)), "sd": float(np.std(vals, ddof=1)) if len(vals) > 1 else 0.0, "runs": vals}
+            if "grouped_auc" in runs[0][name]:
+                g = [r[name]["grouped_auc"] for r in runs]
+                row |= {"grouped_mean": float(np.mean(g)), "grouped_sd": float(np.std(g, ddof=1)) if len(g) > 1 else 0.0}
+            table[name] = row
+            extra = f"   grouped {row['grouped_mean']:.3f} ± {row['grouped_sd']:.3f}" if "grouped_mean" in row else ""
+            print(f"{d:<20} {name:<28} {row['mean']:.3f} ± {row['sd']:.3f}  {' '.join(f'{v:.3f}' for v in vals)}{extra}", flush=True)
+        results["sets"][d] = {"table": table, "runs": runs, "bootstrap": boot}
+    if args.json:
+        Path(args.json).parent.mkdir(parents=True, exist_ok=True)
+        Path(args.json).write_text(json.dumps(results, indent=1, default=float) + "\n")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,87 @@
+"""Fit the shared-difficulty regressor and make ``difficulty`` the checkpoint's default head
+(CLI: ``v0-gateway train-difficulty``).
+
+One ridge regressor per licensed source (soft labels: a prompt's mean score over that source's
+models) on every-layer pooled backbone features; written next to the adapter weights as
+``difficulty.safetensors`` (numpy arrays ``mean``, ``scale``, ``coef`` (F, D), ``bias`` (D,)), and
+``config.json`` records the head's config, the backbone the features come from and the recipe.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from dataclasses import asdict
+from pathlib import Path
+
+import numpy as np
+
+from .checkpoint import CONFIG_FILE
+from .data import load_dataset
+from .difficulty import FoldedStats, fit_sources, hash_projection, prompt_targets, standardiser
+from .heads.difficulty import DifficultyConfig
+from .layer_cache import get_layers
+from .model import DIFFICULTY_FILE, V0
+
+SOURCES = ("llmrouter_dcrouter9", "routellm_2model", "alpacaeval2_wgpt4t", "dapomath")  # licences allow shipping
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--data", required=True, help="folder with the dataset folders")
+    parser.add_argument("--weights", required=True, help="checkpoint folder to extend (adapter weights)")
+    parser.add_argument("--out", default=None, help="write the extended checkpoint here (default: in place)")
+    parser.add_argument("--cache", default="cache/layers", help="every-layer feature cache")
+    parser.add_argument("--datasets", nargs="+", default=list(SOURCES))
+    parser.add_argument("--ridge", type=float, default=10.0)
+    parser.add_argument("--mode", choices=["per-source", "pooled"], default="per-source")
+    parser.add_argument("--knn", choices=["pooled", "adapter", "none"], default="none")
+    parser.add_argument("--knn-weight", type=float, default=0.5)
+    parser.add_argument("--context", choices=["icl", "noadapter", "none"], default="icl")
+    parser.add_argument("--context-weight", type=float, default=0.3)
+    parser.add_argument("--slope-precision", type=float, default=50.0)
+    parser.add_argument("--cross-fit", action="store_true", help="score profile rows out of their hash fold")
+
+
+def source_rows(data: str, name: str):
+    ds = load_dataset(Path(data) / name)
+    if "part" in ds.outcomes.columns:  # DAPO-Math: context rows only
+        ds = ds.select_rows((ds.outcomes["part"] == "context").to_numpy())
+    return ds
+
+
+def run(args: argparse.Namespace) -> int:
+    v0 = V0.load(args.weights, head="knn")
+    b = v0.backbone
+    cfg = DifficultyConfig(n_layers=b.n_layers, hidden_size=b.hidden_size, adapter_dim=v0.config.adapter.out_dim,
+                           knn=args.knn, knn_weight=args.knn_weight, slope_precision=args.slope_precision,
+                           context=args.context, context_weight=args.context_weight, cross_fit=args.cross_fit)
+    feats, targets = {}, {}
+    for name in args.datasets:
+        ds = source_rows(args.data, name)
+        pids, y, _ = prompt_targets(ds.outcomes)
+        cached = get_layers(v0, name, {p: ds.prompts[p] for p in pids}, args.cache)
+        feats[name] = cached["layers"].astype(np.float32).reshape(len(pids), -1)  # (P, (L+1) H)
+        targets[name] = y
+        print(f"{name}: {len(pids)} prompts, mean soft label {y.mean():.3f}", flush=True)
+    mean, scale = standardiser(np.concatenate([feats[n] for n in args.datasets]))
+    proj = hash_projection(len(mean))
+    stats = {n: FoldedStats(mean, scale, proj).part(feats[n], targets[n], np.ones(len(targets[n]))) for n in args.datasets}
+    regressor = fit_sources(stats, args.ridge, args.mode)
+    out = Path(args.out or args.weights)
+    v0.config.difficulty = cfg
+    v0.config.default_head = "difficulty"
+    v0.regressor = regressor
+    raw = json.loads((Path(args.weights) / CONFIG_FILE).read_text())
+    raw.pop("format", None)
+    raw.pop("model", None)
+    raw["difficulty_training"] = {
+        "backbone": b.config.name_or_path, "backbone_weights_sha256": b.weights_key, "max_tokens": b.config.max_tokens,
+        "features": f"masked mean of each of {b.n_layers} layers (embeddings + transformer layers), flattened",
+        "sources": sorted(args.datasets), "outputs": sorted(args.datasets) if args.mode == "per-source" else ["pooled"],
+        "prompts": {n: int(len(targets[n])) for n in args.datasets}, "ridge": args.ridge, "mode": args.mode,
+        "labels": "soft: a prompt's mean score over the source's models (DAPO-Math: context rows)",
+        "head": asdict(cfg),
+    }
+    v0.save(out, raw)
+    print(f"wrote {out / DIFFICULTY_FILE} (D = {regressor.coef.shape[1]}) and {out / CONFIG_FILE}")
+    return 0
