@@ -104,13 +104,25 @@ def test_last_token_pooling_handles_left_and_right_padding():
     torch.testing.assert_close(pool(tokens, left, "cls"), tokens[[0, 1], [2, 0]])
 
 
-def test_onnx_or_torch_fallback_agree(tiny):
+def test_onnx_or_torch_fallback_agree(tiny, monkeypatch):
     torch_b = Backbone(BackboneConfig(name_or_path=str(tiny), runtime="torch"))
     auto = Backbone(BackboneConfig(name_or_path=str(tiny), runtime="auto"))
     assert auto.runtime in ("onnx-int8", "torch")  # ONNX when the export matches PyTorch, else PyTorch
     texts = ["A question about poetry number 3", "A question about geography number 40 and more"]
     a, b = auto.encode(texts).pooled, torch_b.encode(texts).pooled
     assert torch.nn.functional.cosine_similarity(a, b).min() > 0.98
+    # an architecture the ONNX exporter cannot handle (or exports wrongly): auto falls back to PyTorch
+    monkeypatch.setenv("V0_CACHE_DIR", str(tiny.parent / "fresh-cache"))
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("unsupported operator")
+
+    monkeypatch.setattr(torch.onnx, "export", broken)
+    fallback = Backbone(BackboneConfig(name_or_path=str(tiny), runtime="auto"))
+    assert fallback.runtime == "torch"
+    torch.testing.assert_close(fallback.encode(texts).pooled, b)
+    with pytest.raises(RuntimeError, match="unsupported operator"):
+        Backbone(BackboneConfig(name_or_path=str(tiny), runtime="onnx"))
 
 
 def test_train_export_load_and_serve_on_a_tiny_qwen3(tiny, data, tmp_path, monkeypatch):

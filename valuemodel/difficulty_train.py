@@ -31,6 +31,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--data", required=True, help="folder with the dataset folders")
     parser.add_argument("--weights", required=True, help="checkpoint folder to extend (adapter weights)")
     parser.add_argument("--backbone", default=None, help="load the checkpoint's backbone from here (same weights)")
+    parser.add_argument("--device", default="cpu", help="where the backbone encodes: cpu or cuda")
     parser.add_argument("--out", default=None, help="write the extended checkpoint here (default: in place)")
     parser.add_argument("--cache", default="cache/layers", help="every-layer feature cache")
     parser.add_argument("--datasets", nargs="+", default=list(SOURCES))
@@ -52,7 +53,7 @@ def source_rows(data: str, name: str):
 
 
 def run(args: argparse.Namespace) -> int:
-    v0 = V0.load(args.weights, head="knn", backbone_path=args.backbone)
+    v0 = V0.load(args.weights, head="knn", backbone_path=args.backbone, device=args.device)
     b = v0.backbone
     cfg = DifficultyConfig(n_layers=b.n_layers, hidden_size=b.hidden_size, adapter_dim=v0.config.adapter.out_dim,
                            knn=args.knn, knn_weight=args.knn_weight, slope_precision=args.slope_precision,

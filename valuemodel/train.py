@@ -63,7 +63,7 @@ def train(
     torch.manual_seed(cfg.seed)
     out = Path(cfg.out)
     backbone = backbone or Backbone(BackboneConfig(name_or_path=cfg.backbone, max_tokens=cfg.max_tokens,
-                                                   pooling=cfg.pooling, prompt=cfg.prompt))
+                                                   pooling=cfg.pooling, prompt=cfg.prompt), device=cfg.device)
     backbone.config.max_tokens = cfg.max_tokens
     mcfg = V0Config.for_backbone(backbone.hidden_size)
     mcfg.backbone = backbone.config
@@ -147,6 +147,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", default=d.out, help="run folder (checkpoints)")
     parser.add_argument("--cache", default=d.cache, help="folder for cached backbone states")
     parser.add_argument("--backbone", default=d.backbone, help="sentence-transformers id or folder")
+    parser.add_argument("--device", default=d.device, help="where the backbone encodes: cpu or cuda")
     parser.add_argument("--pooling", default=d.pooling, help="mean|cls|lasttoken|max[+normalize]|modules (default: the folder's)")
     parser.add_argument("--prompt", default=d.prompt, help="instruction before every text (default: the folder's query prompt)")
     parser.add_argument("--steps", type=int, default=d.steps)
