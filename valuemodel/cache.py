@@ -45,7 +45,7 @@ class TokenStates:
 
 
 def backbone_key(backbone: Backbone) -> str:
-    raw = f"{backbone.weights_key}|{backbone.config.max_tokens}|{backbone.runtime}"
+    raw = f"{backbone.key}|{backbone.config.max_tokens}|{backbone.runtime}"
     return hashlib.sha256(raw.encode()).hexdigest()[:12]
 
 

@@ -19,6 +19,7 @@ import numpy as np
 from .checkpoint import CONFIG_FILE
 from .data import load_dataset
 from .difficulty import FoldedStats, fit_sources, hash_projection, prompt_targets, standardiser
+from .encoder_spec import identity
 from .heads.difficulty import DifficultyConfig
 from .layer_cache import get_layers
 from .model import DIFFICULTY_FILE, V0
@@ -29,6 +30,8 @@ SOURCES = ("llmrouter_dcrouter9", "routellm_2model", "alpacaeval2_wgpt4t", "dapo
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--data", required=True, help="folder with the dataset folders")
     parser.add_argument("--weights", required=True, help="checkpoint folder to extend (adapter weights)")
+    parser.add_argument("--backbone", default=None, help="load the checkpoint's backbone from here (same weights)")
+    parser.add_argument("--device", default="cpu", help="where the backbone encodes: cpu or cuda")
     parser.add_argument("--out", default=None, help="write the extended checkpoint here (default: in place)")
     parser.add_argument("--cache", default="cache/layers", help="every-layer feature cache")
     parser.add_argument("--datasets", nargs="+", default=list(SOURCES))
@@ -50,7 +53,7 @@ def source_rows(data: str, name: str):
 
 
 def run(args: argparse.Namespace) -> int:
-    v0 = V0.load(args.weights, head="knn")
+    v0 = V0.load(args.weights, head="knn", backbone_path=args.backbone, device=args.device)
     b = v0.backbone
     cfg = DifficultyConfig(n_layers=b.n_layers, hidden_size=b.hidden_size, adapter_dim=v0.config.adapter.out_dim,
                            knn=args.knn, knn_weight=args.knn_weight, slope_precision=args.slope_precision,
@@ -76,6 +79,7 @@ def run(args: argparse.Namespace) -> int:
     raw.pop("model", None)
     raw["difficulty_training"] = {
         "backbone": b.config.name_or_path, "backbone_weights_sha256": b.weights_key, "max_tokens": b.config.max_tokens,
+        "backbone_identity": identity(b),
         "features": f"masked mean of each of {b.n_layers} layers (embeddings + transformer layers), flattened",
         "sources": sorted(args.datasets), "outputs": sorted(args.datasets) if args.mode == "per-source" else ["pooled"],
         "prompts": {n: int(len(targets[n])) for n in args.datasets}, "ridge": args.ridge, "mode": args.mode,

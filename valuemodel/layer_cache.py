@@ -19,7 +19,7 @@ from .model import V0
 def cache_path(root: str | Path, name: str, v0: V0) -> Path:
     b = v0.backbone
     adapter = v0.with_head("icl", features="adapter").fingerprint  # backbone + adapter weights
-    key = hashlib.sha256(f"{b.weights_key}|{b.config.max_tokens}|{b.runtime}|{adapter}".encode()).hexdigest()[:12]
+    key = hashlib.sha256(f"{b.key}|{b.config.max_tokens}|{b.runtime}|{adapter}".encode()).hexdigest()[:12]
     return Path(root) / f"{name}-w{b.config.max_tokens}-{key}.npz"
 
 

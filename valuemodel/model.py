@@ -18,6 +18,7 @@ then ``adapter+pooled`` (or ``pooled`` for the control).
 from __future__ import annotations
 
 import hashlib
+import os
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -28,6 +29,7 @@ from .adapter import AdapterConfig, QueryAdapter
 from .backbone import Backbone, BackboneConfig, Encoded, env_threads
 from .checkpoint import load_checkpoint, save_checkpoint
 from .difficulty import Regressor
+from .encoder_spec import check_identity, identity, recorded_identity
 from .heads import HEAD_NAMES, ICLConfig, ICLHead, ICLModule, KNNConfig, KNNHead, TabPFNConfig, TabPFNHead
 from .heads.base import ProfileState, as_scores
 from .heads.difficulty import DifficultyConfig, DifficultyHead
@@ -141,29 +143,35 @@ class V0:
         features: str | None = None,
         backbone: Backbone | None = None,
         threads: int | None = None,
+        backbone_path: str | None = None,
     ) -> "V0":
         """Load a checkpoint folder (None: the shipped weights). ``backbone`` shares a loaded
         one. ``threads`` (else ``V0_THREADS``, else 1 on CPU) sets the CPU threads of the
         backbone runtime and, process-wide, of torch: scoring one prompt is many small ops, and on
         a small shared CPU one thread gives the lowest and steadiest latency. 0 keeps the
-        libraries' defaults."""
+        libraries' defaults. ``backbone_path`` (else ``V0_BACKBONE``) loads the backbone from another
+        place than the recorded one; weights trained for another backbone are refused."""
         if threads is None:
             threads = env_threads()
         if threads is None:
             threads = 1 if torch.device(device).type == "cpu" else 0
         if threads:
             torch.set_num_threads(threads)
-        raw, tensors = load_checkpoint(path if path is not None else DEFAULT_WEIGHTS)
+        root = Path(path if path is not None else DEFAULT_WEIGHTS)
+        raw, tensors = load_checkpoint(root)
         config = V0Config.from_dict(raw["model"])
         modules = V0Modules(config)
         modules.load_state_dict(tensors, strict=True)
+        override = backbone_path or os.environ.get("V0_BACKBONE")
+        if override:
+            config.backbone.name_or_path = override
         if backbone is None:
             backbone = Backbone(config.backbone, device=device, threads=threads)
+        check_identity(recorded_identity(raw), backbone, str(root))
         regressor = None
         if config.difficulty is not None:
             from safetensors.numpy import load_file
 
-            root = Path(path if path is not None else DEFAULT_WEIGHTS)
             if not (root / DIFFICULTY_FILE).is_file():
                 raise FileNotFoundError(f"value-model checkpoint file not found: {root / DIFFICULTY_FILE}")
             regressor = Regressor.from_arrays(load_file(str(root / DIFFICULTY_FILE)))
@@ -175,7 +183,8 @@ class V0:
 
     def save(self, path: str | Path, extra: dict | None = None) -> Path:
         state = {k: v for k, v in self.modules.state_dict().items()}
-        root = save_checkpoint(path, {"model": self.config.to_dict(), **(extra or {})}, state)
+        own = {"backbone": identity(self.backbone)} if self.backbone is not None else {}
+        root = save_checkpoint(path, {"model": self.config.to_dict(), **(extra or {}), **own}, state)
         if self.regressor is not None:
             from safetensors.numpy import save_file
 
@@ -217,7 +226,7 @@ class V0:
     def _fingerprint(self) -> str:
         h = hashlib.sha256()
         b = self.config.backbone
-        key = self.backbone.weights_key if self.backbone is not None else b.name_or_path
+        key = self.backbone.key if self.backbone is not None else b.name_or_path
         runtime = self.backbone.runtime if self.backbone is not None else b.runtime
         h.update(f"{key}|{b.max_tokens}|{runtime}|{self.features}".encode())
         if self.features != "pooled":

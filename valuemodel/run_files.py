@@ -11,12 +11,15 @@ import torch
 from safetensors.torch import load_file, save_file
 
 from .checkpoint import load_checkpoint, save_checkpoint
+from .encoder_spec import identity
 from .model import V0Config, V0Modules
 from .train_config import TrainConfig
 
 
-def save_run(path: Path, modules: V0Modules, mcfg: V0Config, cfg: TrainConfig, state: dict, opt=None) -> None:
-    save_checkpoint(path, {"model": mcfg.to_dict(), "training": {**asdict(cfg), **state}}, modules.state_dict())
+def save_run(path: Path, modules: V0Modules, mcfg: V0Config, cfg: TrainConfig, backbone, state: dict, opt=None) -> None:
+    """A checkpoint that records the backbone (``encoder_spec.identity``) its weights belong to."""
+    raw = {"model": mcfg.to_dict(), "training": {**asdict(cfg), **state}, "backbone": identity(backbone)}
+    save_checkpoint(path, raw, modules.state_dict())
     if opt is not None:
         flat = {}
         names = {id(p): n for n, p in modules.named_parameters()}

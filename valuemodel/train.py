@@ -30,6 +30,7 @@ from tqdm import tqdm
 
 from .backbone import Backbone, BackboneConfig
 from .checkpoint import load_checkpoint
+from .encoder_spec import check_identity, recorded_identity
 from .episodes import pad_episodes, sample_step
 from .model import V0Config, V0Modules, feature_of, feature_width
 
@@ -61,7 +62,8 @@ def train(
     """Run (or continue) training; ``until`` stops early at that step (schedule unchanged)."""
     torch.manual_seed(cfg.seed)
     out = Path(cfg.out)
-    backbone = backbone or Backbone(BackboneConfig(name_or_path=cfg.backbone, max_tokens=cfg.max_tokens))
+    backbone = backbone or Backbone(BackboneConfig(name_or_path=cfg.backbone, max_tokens=cfg.max_tokens,
+                                                   pooling=cfg.pooling, prompt=cfg.prompt), device=cfg.device)
     backbone.config.max_tokens = cfg.max_tokens
     mcfg = V0Config.for_backbone(backbone.hidden_size)
     mcfg.backbone = backbone.config
@@ -76,6 +78,7 @@ def train(
     start, best, history = 0, -1.0, []
     if resume and (out / "last" / "config.json").is_file():
         raw, tensors = load_checkpoint(out / "last")
+        check_identity(recorded_identity(raw), backbone, str(out / "last"))
         modules.load_state_dict(tensors)
         load_optimizer(out / "last", modules, opt)
         start = int(raw["training"]["step"])
@@ -127,9 +130,9 @@ def train(
             log.info("step %d val %s", done, json.dumps(val))
             if val["score"] > best:
                 best = val["score"]
-                save_run(out / "best", modules, mcfg, cfg, {"step": done, "best": best, "validation": val})
+                save_run(out / "best", modules, mcfg, cfg, backbone, {"step": done, "best": best, "validation": val})
         if done % cfg.save_every == 0 or done == stop:
-            save_run(out / "last", modules, mcfg, cfg, {"step": done, "best": best, "history": history}, opt)
+            save_run(out / "last", modules, mcfg, cfg, backbone, {"step": done, "best": best, "history": history}, opt)
     (out / "history.json").write_text(json.dumps(history, indent=2))
     return {"best": best, "history": history}
 
@@ -144,6 +147,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", default=d.out, help="run folder (checkpoints)")
     parser.add_argument("--cache", default=d.cache, help="folder for cached backbone states")
     parser.add_argument("--backbone", default=d.backbone, help="sentence-transformers id or folder")
+    parser.add_argument("--device", default=d.device, help="where the backbone encodes: cpu or cuda")
+    parser.add_argument("--pooling", default=d.pooling, help="mean|cls|lasttoken|max[+normalize]|modules (default: the folder's)")
+    parser.add_argument("--prompt", default=d.prompt, help="instruction before every text (default: the folder's query prompt)")
     parser.add_argument("--steps", type=int, default=d.steps)
     parser.add_argument("--models-per-step", type=int, default=d.models_per_step)
     parser.add_argument("--profile-size", type=int, default=d.profile_size)

@@ -19,6 +19,9 @@ class TrainConfig:
     out: str = "runs/v0"
     cache: str = "cache/states"
     backbone: str = DEFAULT_BACKBONE  # sentence-transformers id or folder
+    device: str = "cpu"  # where the backbone encodes (cuda on a GPU); the adapter trains on CPU
+    pooling: str | None = None  # None: the backbone folder's own (see encoder_spec)
+    prompt: str | None = None  # instruction before every text; None: the folder's default/query prompt
     steps: int = 800
     models_per_step: int = 8
     profile_size: int = 256
