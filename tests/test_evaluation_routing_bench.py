@@ -83,7 +83,13 @@ def test_bench_routing_end_to_end_with_standin(tmp_path, standin, capsys):
     assert {"v0", "knn", "random", "oracle", "litellm-complexity", "cheap", "mid", "strong", "v0-threshold", "v0-utility"} <= set(r)
     assert res["n_eval_prompts"] == 30 and res["strongest_model"] == "strong"
     assert "prompt-disjoint split" in res["split"] and "cost_usd" in res["cost_source"]
-    assert res["v0_rule"] in ("threshold", "utility") and r["v0"]["aiq"] == max(r["v0-threshold"]["aiq"], r["v0-utility"]["aiq"])
+    # v0 is the hull over both rules: at least either rule's AIQ, reaches quality whenever either does
+    assert r["v0"]["rule"] == "hull" and r["v0"]["aiq"] >= max(r["v0-threshold"]["aiq"], r["v0-utility"]["aiq"]) - 1e-12
+    assert r["v0"]["best_quality"] == pytest.approx(max(r["v0-threshold"]["best_quality"], r["v0-utility"]["best_quality"]))
+    pts = r["v0"]["hull_points"]
+    assert pts and {pt["rule"] for pt in pts} == set(r["v0"]["hull_rules"]) <= {"threshold", "utility"}
+    assert all(("threshold" in pt) if pt["rule"] == "threshold" else ("lambda" in pt) for pt in pts)
+    assert [pt["cost_normalised"] for pt in pts] == sorted(pt["cost_normalised"] for pt in pts)
     # single models: AIQ = quality * (1 - normalised cost), exactly
     strong_cost = r["strong"]["mean_cost_usd"]
     for m in MODELS:

@@ -2,8 +2,8 @@
 
 Each candidate's profile is drawn from --profiles; every prompt of --eval that all candidates
 answered is routed. V0 (and its kNN head) route with the threshold rule, the threshold swept
-over its whole range, and with the utility rule, λ swept; `v0` / `knn` is the rule with the
-higher AIQ (results.json says which). When --profiles and --eval are the same folder the
+over its whole range, and with the utility rule, λ swept; `v0` / `knn` is the convex hull over
+both rules' points (results.json lists its vertices and which rule gives each). When --profiles and --eval are the same folder the
 prompts are split in two, seeded, and profiles come only from the first part.
 """
 
@@ -129,8 +129,14 @@ def run(args) -> int:
         for rule, curve in rules.items():
             r = add(f"{name}-{rule}", curve.cost, curve.quality, plot=False, rule=rule)
             aiqs[rule] = r["aiq"]
-        best = max(aiqs, key=lambda k: aiqs[k])
-        add(name, rules[best].cost, rules[best].quality, rule=best, aiq_by_rule=aiqs, head=model.head_name)
+        # The router is the convex hull over both rules' points: mixing operating points is itself
+        # a router, so it reaches the strongest model's quality whenever either rule does.
+        cost = np.concatenate([rules[k].cost for k in rules])
+        quality = np.concatenate([rules[k].quality for k in rules])
+        tags = [k for k in rules for _ in range(len(rules[k].cost))]
+        points = _hull_points(cost / c_max, quality, tags, rules)
+        add(name, cost, quality, rule="hull", aiq_by_rule=aiqs, head=model.head_name, hull_points=points,
+            hull_rules=sorted({pt["rule"] for pt in points}))
 
     oc = baselines.oracle(mats.cost, mats.score)
     add("oracle", oc.cost, oc.quality)
@@ -190,7 +196,8 @@ def run(args) -> int:
         "n_profile_prompts": len(prof.prompts),
         "profile_size": args.profile_size,
         "models": models,
-        "v0_rule": routers["v0"]["rule"],
+        "v0_rule": "hull over both rules (threshold, utility); each v0 hull point names its rule in routers.v0.hull_points",
+        "v0_hull_rules": routers["v0"]["hull_rules"],
         "threshold_fallback": models[fallback],
         "rules": "threshold: cheapest model (by expected cost) with p >= t, else the fallback (the strongest model on the profile prompts), t swept over the distinct p values (thinned to 401 quantiles when there are more); utility: argmax p - lambda * expected cost / the prompt's most expensive expected cost, lambda in {0, 1e-3..1e3 (log grid), inf}",
         "cost_source": mats.cost_source,
@@ -211,6 +218,18 @@ def run(args) -> int:
         report.write(Path(args.out), results, curves, {n: (c / c_max, q) for n, (c, q) in singles.items()}, title)
         _log(f"wrote {args.out}/results.json, results.md, cost_quality.png")
     return 0
+
+
+def _hull_points(cost: np.ndarray, quality: np.ndarray, tags: list[str], rules: dict[str, Curve]) -> list[dict]:
+    """The hull's vertices, each with the rule and knob value that gives it (normalised cost)."""
+    h = nondecreasing_hull(cost, quality)
+    knobs = np.concatenate([rules[k].values for k in rules])
+    out = []
+    for c, q in zip(h.cost, h.quality):
+        i = int(np.flatnonzero(np.isclose(cost, c) & np.isclose(quality, q))[0])
+        out.append({"cost_normalised": float(c), "quality": float(q), "rule": tags[i],
+                    rules[tags[i]].knob: float(knobs[i])})
+    return out
 
 
 def _distinct(items) -> list:

@@ -1,0 +1,90 @@
+"""How many everyday rows should the default profiles carry? (issue 14, validation only)
+
+    python bench/default_profiles_val.py --data ../shared/data --cache cache/layers [--mix 0 32 64 96 128]
+
+The shipped default profiles (scripts/build_default_profiles.py) hold ROWS rows per candidate:
+LLMRouter dcrouter train prompts (the candidate's own grades) plus ``n`` AlpacaEval 2 everyday
+instructions graded by a comparable model (scripts/build_default_profiles.EVERYDAY). This scores
+every candidate, with the shipped ``difficulty`` head, on prompts no profile holds:
+- dcrouter's test split (495 prompts, the candidates' real grades);
+- the half of AlpacaEval's 805 instructions that profiles never draw from (proxy grades);
+and prints, per ``n``, mean Intra-AUC and log-loss on each. Queries are scored by the difficulty
+regressor's cross-fitted folds, so neither set is in-sample for it. Choose ``n`` here, never on
+bench/sanity_routing.py.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "scripts"))
+from build_default_profiles import EVERYDAY, MODELS, everyday_grades, everyday_split, pick_prompts  # noqa: E402
+
+from valuemodel import V0  # noqa: E402
+from valuemodel.cv import features_from_cache  # noqa: E402
+from valuemodel.layer_cache import get_layers  # noqa: E402
+from valuemodel.metrics import auc  # noqa: E402
+
+
+def load(path: Path) -> tuple[pd.DataFrame, pd.DataFrame]:
+    return pd.read_json(path / "prompts.jsonl", lines=True), pd.read_csv(path / "outcomes.csv")
+
+
+def log_loss(p: np.ndarray, y: np.ndarray) -> float:
+    p = np.clip(p, 1e-4, 1 - 1e-4)
+    return float(-np.mean(y * np.log(p) + (1 - y) * np.log(1 - p)))
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--data", type=Path, required=True)
+    ap.add_argument("--cache", default="cache/layers")
+    ap.add_argument("--rows", type=int, default=256)
+    ap.add_argument("--mix", type=int, nargs="+", default=[0, 32, 64, 96, 128])
+    ap.add_argument("--seeds", type=int, nargs="+", default=[0, 1])
+    args = ap.parse_args()
+    v0 = V0.load()
+    head = v0.head
+    head.difficulty = lambda x: head.regressor.cross_fitted(head.config.regressor_input(x))  # out-of-fold queries
+
+    dp, do = load(args.data / "llmrouter_dcrouter9")
+    ap_, ao = load(args.data / "alpacaeval2_wgpt4t")
+    feats = {}
+    for name, pr in (("llmrouter_dcrouter9", dp), ("alpacaeval2_wgpt4t", ap_)):
+        c = get_layers(v0, name, dict(zip(pr.prompt_id, pr.prompt)), args.cache)
+        feats[name] = features_from_cache(c)
+    pool_ids, val_ids = everyday_split(ap_)
+    grades_d = {m: do[do.model == m].set_index("prompt_id").score for m in MODELS}
+    grades_a = everyday_grades(ao)
+    val_d = dp[dp.split == "test"].prompt_id.tolist()
+    print(f"validation: dcrouter test {len(val_d)} prompts (real grades), AlpacaEval held-out {len(val_ids)} (proxy grades)")
+    print("n_everyday  seed  AUC_dcrouter  AUC_alpaca  logloss_dcrouter  logloss_alpaca")
+    rows = []
+    for n in args.mix:
+        for seed in args.seeds:
+            d_ids = pick_prompts(dp[dp.split == "train"], args.rows - n, seed)
+            a_ids = list(pd.Series(pool_ids).sample(n=n, random_state=seed)) if n else []
+            res = {"auc_d": [], "auc_a": [], "ll_d": [], "ll_a": []}
+            for m in MODELS:
+                px = np.concatenate([feats["llmrouter_dcrouter9"].rows(d_ids), feats["alpacaeval2_wgpt4t"].rows(a_ids).reshape(-1, feats["llmrouter_dcrouter9"].x.shape[1])])
+                py = np.concatenate([grades_d[m][d_ids].to_numpy(), grades_a[m][a_ids].to_numpy()]).astype(np.float32)
+                state = head.fit(px, py, v0.fingerprint)
+                for key, fx, ids, y in (("d", feats["llmrouter_dcrouter9"], val_d, grades_d[m][val_d].to_numpy()),
+                                        ("a", feats["alpacaeval2_wgpt4t"], val_ids, grades_a[m][val_ids].to_numpy())):
+                    p = head.predict([state], fx.rows(ids))[0]
+                    res[f"auc_{key}"].append(auc(p, y))
+                    res[f"ll_{key}"].append(log_loss(p, y))
+            r = {k: float(np.nanmean(v)) for k, v in res.items()}
+            rows.append({"n": n, "seed": seed, **r})
+            print(f"{n:>10}  {seed:>4}  {r['auc_d']:.4f}        {r['auc_a']:.4f}      {r['ll_d']:.4f}            {r['ll_a']:.4f}", flush=True)
+    df = pd.DataFrame(rows).groupby("n")[["auc_d", "auc_a", "ll_d", "ll_a"]].mean()
+    print("\nmean over seeds\n" + df.round(4).to_string())
+
+
+if __name__ == "__main__":
+    main()
