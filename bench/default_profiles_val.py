@@ -1,6 +1,6 @@
 """How many everyday rows should the default profiles carry? (issue 14, validation only)
 
-    python bench/default_profiles_val.py --data ../shared/data --cache cache/layers [--mix 0 32 64 96 128]
+    python -m bench.default_profiles_val --data ../shared/data --cache cache/layers [--mix 0 32 64 96 128]
 
 The shipped default profiles (scripts/build_default_profiles.py) hold ROWS rows per candidate:
 LLMRouter dcrouter train prompts (the candidate's own grades) plus ``n`` AlpacaEval 2 everyday
@@ -16,14 +16,12 @@ bench/sanity_routing.py.
 from __future__ import annotations
 
 import argparse
-import sys
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "scripts"))
-from build_default_profiles import EVERYDAY, MODELS, everyday_grades, everyday_split, pick_prompts  # noqa: E402
+from scripts.build_default_profiles import MODELS, everyday_grades, everyday_split, pick_prompts
 
 from valuemodel import V0  # noqa: E402
 from valuemodel.cv import features_from_cache  # noqa: E402

@@ -1,6 +1,6 @@
 """Fill the every-layer feature cache (valuemodel/layer_cache.py) for some datasets.
 
-    python bench/encode_layers.py --data ../shared/data --cache cache/layers \
+    python -m bench.encode_layers --data ../shared/data --cache cache/layers \
         --datasets llmrouter_dcrouter9 routellm_2model alpacaeval2_wgpt4t dapomath routerbench_train
 """
 

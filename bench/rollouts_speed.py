@@ -5,7 +5,7 @@ policies.yaml), then sends inline profiles of 256 graded prompts (the shipped de
 gemma-2-9b-it) with batches of prompts made from the same file (distinct texts, so nothing is
 cached). Prints seconds per call and prompts per second; `--out` writes them as JSON.
 
-    python bench/rollouts_speed.py [--prompts 1000] [--repeats 3]
+    python -m bench.rollouts_speed [--prompts 1000] [--repeats 3]
 """
 
 from __future__ import annotations
@@ -50,7 +50,6 @@ def main() -> int:
     profile = [{"prompt": r["prompt"], "score": r["score"]} for r in rows]
     work = Path(tempfile.mkdtemp(prefix="v0-rollouts-"))
     url = f"sqlite:///{work}/bench.db"
-    sys.path.insert(0, str(REPO))
     from router.migrate import upgrade
 
     upgrade(url)

@@ -1,6 +1,6 @@
 """Where do everyday and hard prompts go with the shipped defaults? (issue 14's sanity suite)
 
-    python bench/sanity_routing.py [--weights DIR] [--head NAME] [--policy balanced] [--json out/sanity.json]
+    python -m bench.sanity_routing [--weights DIR] [--head NAME] [--policy balanced] [--json out/sanity.json]
 
 Scores every prompt below against the default profiles (router/data/profiles/<candidate>.jsonl)
 of the policy's candidates, then applies the gateway's decision rule (router.routing.decide)

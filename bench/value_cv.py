@@ -1,6 +1,6 @@
 """Prompt-disjoint Intra-AUC of V0 heads on cached every-layer features (valuemodel/cv.py).
 
-    python bench/value_cv.py --data ../shared/data --cache cache/layers --sets val dapomath routerbench_train \
+    python -m bench.value_cv --data ../shared/data --cache cache/layers --sets val dapomath routerbench_train \
         --seeds 0 1 2 --json out/value_cv.json
 
 ``val``: the recipe-selection split (20 % of the prompts of llmrouter_dcrouter9 and
@@ -20,10 +20,10 @@ from pathlib import Path
 import numpy as np
 
 from valuemodel import V0, cv
-from valuemodel.cv import (Features, pooled, dapo_cv, difficulty_method, features_from_cache, head_method, oracle_others,
+from valuemodel.cv import (pooled, dapo_cv, difficulty_method, features_from_cache, head_method, oracle_others,
                            ridge_part, split_eval, summarise, merge, score_models, task_rate,
                            training_val_prompts)
-from valuemodel.data import load_dataset, split_by_prompt
+from valuemodel.data import load_dataset
 from valuemodel.difficulty import FoldedStats, fit_sources, hash_projection, standardiser
 from valuemodel.heads.difficulty import DifficultyConfig
 from valuemodel.layer_cache import get_layers

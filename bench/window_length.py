@@ -1,8 +1,8 @@
 """Is a longer backbone window worth it? Held-out Spearman correlation between the difficulty
 regressor's output and a prompt's mean score, per source, for 128- and 256-token tail windows.
 
-    python bench/encode_layers.py --data ../shared/data --max-tokens 256 --datasets dapomath alpacaeval2_wgpt4t
-    python bench/window_length.py --data ../shared/data --datasets dapomath alpacaeval2_wgpt4t
+    python -m bench.encode_layers --data ../shared/data --max-tokens 256 --datasets dapomath alpacaeval2_wgpt4t
+    python -m bench.window_length --data ../shared/data --datasets dapomath alpacaeval2_wgpt4t
 
 Each source: a prompt-disjoint 80/20 split (seeds 0-2); ridge (lambda 10) on every-layer means of
 the 80 %, scored on the 20 %. Also reports the share of prompts longer than 128 tokens.
