@@ -1,5 +1,5 @@
 # V0 Gateway image: runs the database migrations, then the gateway on 0.0.0.0:8000.
-# Configure with V0_DATABASE_URL (e.g. a PostgreSQL URL), V0_POLICIES, V0_CLIENT_KEYS, V0_ADMIN_KEY and the
+# Configure with V0_DATABASE_URL (e.g. a PostgreSQL URL), V0_POLICIES, V0_CLIENT_KEYS, V0_ADMIN_KEY, V0_WORKERS and the
 # upstream variables named in policies.yaml (NVIDIA_NIM_API_KEY, NVIDIA_NIM_API_BASE by default).
 FROM python:3.11-slim
 
@@ -9,7 +9,8 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     HF_HUB_OFFLINE=1 \
     LITELLM_LOCAL_MODEL_COST_MAP=True \
     V0_DATABASE_URL=sqlite:////data/v0.db \
-    V0_POLICIES=/app/policies.yaml
+    V0_POLICIES=/app/policies.yaml \
+    V0_STATE_DIR=/data/state
 
 WORKDIR /app
 COPY pyproject.toml README.md alembic.ini policies.yaml ./
