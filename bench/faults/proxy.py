@@ -38,6 +38,7 @@ class FaultProxy:
 
     def __exit__(self, *_: object) -> None:
         self._call(self._close_all(listen=False))
+        self._call(self._cancel_clients())
         self._loop.call_soon_threadsafe(self._loop.stop)
         self._thread.join(timeout=5)
 
@@ -69,6 +70,13 @@ class FaultProxy:
         self._writers.clear()
         if listen and self._server is None:
             await self._listen()
+
+    async def _cancel_clients(self) -> None:
+        """End every connection's task before the loop stops (none is left pending)."""
+        tasks = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
 
     async def _client(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         self._writers.add(writer)
