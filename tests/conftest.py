@@ -125,3 +125,18 @@ def fresh_database(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[s
     upgrade(url)
     yield url
     drop()
+
+
+@pytest.fixture
+def proxied_pg(empty_database: str) -> Iterator[tuple[str, str, Any]]:
+    """A migrated empty database and the same database behind a fault proxy:
+    (direct url, url through the proxy, the proxy)."""
+    from bench.faults.proxy import FaultProxy
+    from gateway_support import engine_for
+    from router.migrate import upgrade
+
+    upgrade(empty_database)
+    url = sa.engine.make_url(empty_database)
+    with FaultProxy(url.host, url.port or 5432) as proxy:
+        yield empty_database, url.set(port=proxy.port).render_as_string(hide_password=False), proxy
+    engine_for(empty_database).dispose()

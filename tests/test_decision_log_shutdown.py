@@ -8,21 +8,9 @@ import signal
 import time
 
 import pytest
-import sqlalchemy as sa
 
-from bench.faults.proxy import FaultProxy
-from gateway_support import count_decisions, engine_for, wait_until
+from gateway_support import count_decisions, wait_until
 from bench.faults.gateway_process import GatewayProcess
-from router.migrate import upgrade
-
-
-@pytest.fixture
-def proxied_pg(empty_database):
-    upgrade(empty_database)
-    url = sa.engine.make_url(empty_database)
-    with FaultProxy(url.host, url.port or 5432) as proxy:
-        yield empty_database, url.set(port=proxy.port).render_as_string(hide_password=False), proxy
-    engine_for(empty_database).dispose()
 
 
 @pytest.mark.parametrize("empty_database", ["postgresql"], indirect=True)

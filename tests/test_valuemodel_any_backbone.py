@@ -10,12 +10,12 @@ import pytest
 import torch
 
 from valuemodel import V0
+from valuemodel_support import TOPICS, write_tiny_dataset
 from valuemodel.backbone import Backbone, BackboneConfig
 from valuemodel.encoder_spec import pool
 from valuemodel.run_files import export
 from valuemodel.train import TrainConfig, train
 
-TOPICS = ["arithmetic", "poetry", "geography", "chemistry"]
 PROMPT = "Instruct: Given a user request, judge how hard it is\nQuery: "
 
 
@@ -53,19 +53,7 @@ def tiny(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def data(tmp_path_factory):
-    """80 prompts, 4 models; model j succeeds on topic j and j+1."""
-    root = tmp_path_factory.mktemp("data")
-    ds = root / "tiny"
-    ds.mkdir()
-    rows, lines = ["prompt_id,model,score"], []
-    for i in range(80):
-        topic = i % 4
-        lines.append(json.dumps({"prompt_id": f"q{i}", "task": TOPICS[topic], "prompt": f"A question about {TOPICS[topic]} number {i}"}))
-        for j in range(4):
-            rows.append(f"q{i},model{j},{1.0 if topic in (j, (j + 1) % 4) else 0.0}")
-    (ds / "prompts.jsonl").write_text("\n".join(lines) + "\n")
-    (ds / "outcomes.csv").write_text("\n".join(rows) + "\n")
-    return root
+    return write_tiny_dataset(tmp_path_factory.mktemp("data"))
 
 
 @pytest.fixture(autouse=True)

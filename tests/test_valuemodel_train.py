@@ -1,36 +1,23 @@
 """Training: a few steps on tiny synthetic data, checkpoints, exact resume, CLI arguments."""
 
 import argparse
-import json
 
 import numpy as np
 import pytest
 import torch
 
 from valuemodel import V0
+from valuemodel_support import write_tiny_dataset
 from valuemodel.backbone import Backbone
 from valuemodel.checkpoint import load_checkpoint
 from valuemodel.train import TrainConfig, add_arguments, train
 from valuemodel.train_steps import episode_loss
 
-TOPICS = ["arithmetic", "poetry", "geography", "chemistry"]
 
 
 @pytest.fixture(scope="module")
 def data(tmp_path_factory):
-    """80 prompts, 4 models; model j succeeds on topic j and j+1."""
-    root = tmp_path_factory.mktemp("data")
-    ds = root / "tiny"
-    ds.mkdir()
-    rows, lines = ["prompt_id,model,score"], []
-    for i in range(80):
-        topic = i % 4
-        lines.append(json.dumps({"prompt_id": f"q{i}", "task": TOPICS[topic], "prompt": f"A question about {TOPICS[topic]} number {i}"}))
-        for j in range(4):
-            rows.append(f"q{i},model{j},{1.0 if topic in (j, (j + 1) % 4) else 0.0}")
-    (ds / "prompts.jsonl").write_text("\n".join(lines) + "\n")
-    (ds / "outcomes.csv").write_text("\n".join(rows) + "\n")
-    return root
+    return write_tiny_dataset(tmp_path_factory.mktemp("data"))
 
 
 @pytest.fixture(scope="module")

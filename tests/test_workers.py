@@ -11,12 +11,9 @@ from pathlib import Path
 
 import httpx
 import pytest
-import sqlalchemy as sa
 
 from bench.faults.gateway_process import GatewayProcess, policies_yaml
-from bench.faults.proxy import FaultProxy
-from gateway_support import count_decisions, engine_for, wait_until
-from router.migrate import upgrade
+from gateway_support import count_decisions, wait_until
 
 ADMIN_KEY = "admin-secret"
 
@@ -45,15 +42,6 @@ def answering_pids(gateway: GatewayProcess, want: int, tries: int = 200) -> set[
 def chat_all(gateway: GatewayProcess, n: int, prefix: str, model: str = "ok") -> list[int]:
     with ThreadPoolExecutor(8) as pool:
         return [r.status_code for r in pool.map(lambda i: gateway.chat(f"{prefix}{i}", model), range(n))]
-
-
-@pytest.fixture
-def proxied_pg(empty_database):
-    upgrade(empty_database)
-    url = sa.engine.make_url(empty_database)
-    with FaultProxy(url.host, url.port or 5432) as proxy:
-        yield empty_database, url.set(port=proxy.port).render_as_string(hide_password=False), proxy
-    engine_for(empty_database).dispose()
 
 
 @pytest.mark.parametrize("empty_database", ["postgresql"], indirect=True)
