@@ -19,8 +19,6 @@ from dataclasses import dataclass
 
 import numpy as np
 
-import torch
-
 from ..difficulty import CalibrationPrior, Regressor, fit_calibration, logit, sigmoid
 from .base import ProfileState, check_states
 
@@ -91,8 +89,8 @@ class DifficultyHead:
         a, b = fit_calibration(d, y, self.prior)
         data = {"a": a, "b": b, "keys": self.config.knn_keys(x), "r": y - sigmoid(a + d @ b)}
         if self.context is not None:
-            cols = torch.from_numpy(np.ascontiguousarray(x[:, self.config.context_cols()]))
-            data["context"] = self.context.fit(cols, torch.from_numpy(y.astype(np.float32)), fingerprint)
+            cols = np.ascontiguousarray(x[:, self.config.context_cols()])  # numpy: each head converts
+            data["context"] = self.context.fit(cols, y.astype(np.float32), fingerprint)
         return ProfileState(self.name, fingerprint, len(x), data)
 
     def predict(self, states: list[ProfileState], query) -> np.ndarray:
@@ -108,7 +106,7 @@ class DifficultyHead:
                 p = p + c.knn_weight * self._knn(qk, s.data["keys"], s.data["r"])
             out[m] = np.clip(p, 1e-4, 1 - 1e-4)
         if self.context is not None:  # all candidates in one batched pass
-            cols = torch.from_numpy(np.ascontiguousarray(q[:, c.context_cols()]))
+            cols = np.ascontiguousarray(q[:, c.context_cols()])
             pc = self.context.predict([s.data["context"] for s in states], cols)  # (M, Q)
             out = sigmoid((1 - c.context_weight) * logit(out) + c.context_weight * logit(pc)).astype(np.float32)
         return out
