@@ -6,8 +6,9 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+import numpy as np
+
 from .backbone_files import BackboneConfig
-from .heads.difficulty import DifficultyConfig
 
 DEFAULT_WEIGHTS = Path(__file__).resolve().parent / "weights" / "default"
 DIFFICULTY_FILE = "difficulty.safetensors"
@@ -51,6 +52,45 @@ class KNNConfig:
 class TabPFNConfig:
     checkpoint: str | None = None  # path of a TabPFN classifier checkpoint; env var wins
     n_estimators: int = 1  # ensemble members (the paper's speed setting)
+
+
+@dataclass
+class DifficultyConfig:
+    n_layers: int = 7  # L + 1 pooled layers at the front of the features
+    hidden_size: int = 384  # H
+    adapter_dim: int = 256  # K d adapter columns at the end of the features
+    layers: str = "all"  # regressor input: all (every layer) | last (the last layer's mean)
+    knn: str = "none"  # kNN residual term over: pooled (last layer) | adapter | none
+    k: int = 32
+    temperature: float = 0.05
+    knn_prior: float = 4.0  # pseudo-rows of zero residual
+    knn_weight: float = 0.5
+    context: str = "icl"  # in-context head blended in: icl (adapter columns) | noadapter (last layer) | none
+    context_weight: float = 0.3
+    cross_fit: bool = False  # profile rows scored out of their hash fold (see difficulty.Regressor)
+    slope: float = 0.0  # calibration prior (see difficulty.CalibrationPrior)
+    slope_precision: float = 10.0
+    bias_precision: float = 1e-2
+
+    @property
+    def layer_cols(self) -> int:
+        return self.n_layers * self.hidden_size
+
+    def regressor_input(self, x: np.ndarray) -> np.ndarray:
+        if self.layers == "all":
+            return x[:, : self.layer_cols]
+        return x[:, self.layer_cols - self.hidden_size : self.layer_cols]
+
+    def context_cols(self) -> slice:
+        if self.context == "icl":
+            return slice(self.layer_cols, None)
+        return slice(self.layer_cols - self.hidden_size, self.layer_cols)
+
+    def knn_keys(self, x: np.ndarray) -> np.ndarray | None:
+        if self.knn == "none":
+            return None
+        cols = x[:, self.layer_cols :] if self.knn == "adapter" else x[:, self.layer_cols - self.hidden_size : self.layer_cols]
+        return cols / np.maximum(np.linalg.norm(cols, axis=1, keepdims=True), 1e-9)
 
 
 def feature_width(kind: str, adapter_dim: int, hidden_size: int, n_layers: int = 7) -> int:

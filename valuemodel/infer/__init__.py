@@ -6,6 +6,7 @@ The ONNX backbone file is built (with torch) by ``v0-gateway prepare``, or on fi
 short-lived subprocess when it is missing.
 """
 
+from .backbone import Unsupported
 from .runtime import NUMPY_HEADS, V0Runtime
 
-__all__ = ["NUMPY_HEADS", "V0Runtime"]
+__all__ = ["NUMPY_HEADS", "Unsupported", "V0Runtime"]

@@ -18,7 +18,7 @@ from ..difficulty import Regressor
 from ..encoder_spec import check_identity, recorded_identity
 from ..heads.base import ProfileState, check_scores
 from ..heads.difficulty import DifficultyHead
-from .backbone import NumpyBackbone
+from .backbone import NumpyBackbone, Unsupported
 from .modules import Adapter, ICLHead, ICLModule, KNNHead, params
 
 NUMPY_HEADS = ("icl", "knn", "noadapter", "difficulty")  # tabpfn needs torch: use V0
@@ -40,7 +40,7 @@ class V0Runtime:
         self.adapter = Adapter(config.adapter, params(tensors, "adapter"))
         self.head_name = head or config.default_head
         if self.head_name not in NUMPY_HEADS:
-            raise ValueError(f"head {self.head_name!r} is not in the numpy runtime ({NUMPY_HEADS}); use valuemodel.V0")
+            raise Unsupported(f"head {self.head_name!r} is not in the numpy runtime ({NUMPY_HEADS}); use valuemodel.V0")
         self.features = features or self.head_features(self.head_name)
         if self.features not in FEATURES:
             raise ValueError(f"unknown features {self.features!r}; one of {FEATURES}")
