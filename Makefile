@@ -11,7 +11,7 @@ export LITELLM_LOCAL_MODEL_COST_MAP := True
 export V0_DATABASE_URL ?= sqlite:///./v0.db
 export V0_POLICIES ?= ./policies.yaml
 
-.PHONY: setup migrate serve test clean
+.PHONY: setup migrate prepare serve test clean
 
 setup: $(STAMP)
 
@@ -25,7 +25,11 @@ $(STAMP): pyproject.toml | $(BIN)/python
 migrate: setup
 	$(BIN)/v0-gateway migrate
 
-serve: migrate
+# the V0 backbone's ONNX files (exported with torch, once); serve itself never imports torch
+prepare: setup
+	$(BIN)/v0-gateway prepare
+
+serve: migrate prepare
 	$(BIN)/v0-gateway serve --host 127.0.0.1 --port 8000
 
 test: setup

@@ -52,7 +52,20 @@ log = logging.getLogger(__name__)
 
 
 def load_v0(settings: Settings) -> Any:
-    from valuemodel import V0  # heavy: imported only when the V0 scorer is used
+    """The value model for serving: on CPU the torch-free runtime (onnxruntime + numpy; its ONNX
+    file comes from ``v0-gateway prepare``, else a short-lived export subprocess); torch only for
+    another device, ``V0_RUNTIME=torch``, or a backbone/head that needs it (logged)."""
+    use_numpy = settings.runtime == "numpy" or (settings.runtime == "auto" and settings.device == "cpu")
+    if use_numpy:
+        from valuemodel.infer import Unsupported, V0Runtime
+
+        try:
+            return V0Runtime.load(settings.weights or None, head=settings.head or None)
+        except Unsupported as exc:
+            if settings.runtime == "numpy":
+                raise
+            log.warning("V0 runs on torch: %s", exc)
+    from valuemodel import V0  # heavy: imports torch
 
     return V0.load(settings.weights or None, head=settings.head or None, device=settings.device)
 

@@ -72,6 +72,9 @@ class Settings(BaseSettings):
     head: str = ""
     # Where V0 runs: "cpu" or a torch device such as "cuda" (when the machine has a GPU).
     device: str = "cpu"
+    # V0's runtime: "auto" (CPU: onnxruntime + numpy, no torch in the process; else torch),
+    # "numpy" (refuse to start without it) or "torch" (the training stack's V0).
+    runtime: Literal["auto", "numpy", "torch"] = "auto"
     # Seconds between checks of profile versions and client keys in the database (other replicas'
     # changes); 0 disables the poll loop (local changes still apply at once).
     profile_poll_s: float = Field(default=1.0, ge=0)

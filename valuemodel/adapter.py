@@ -12,27 +12,11 @@ so the token-level attention adds to, rather than replaces, what the sentence em
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from .configs import AdapterConfig  # noqa: F401  (re-exported)
 
 import torch
 from torch import nn
 from torch.nn import functional as F
-
-
-@dataclass
-class AdapterConfig:
-    hidden_size: int = 384  # backbone width H
-    token_dim: int = 96  # P: token states are first projected on a fixed PCA basis (0 = off)
-    n_queries: int = 4  # K
-    dim: int = 64  # d, width of each query / output vector
-    n_heads: int = 4
-    bottleneck: int = 64
-    pooled_skip: bool = True  # add a learned per-query linear map of the pooled embedding
-    dropout: float = 0.0  # on the output features, training only
-
-    @property
-    def out_dim(self) -> int:
-        return self.n_queries * self.dim
 
 
 class QueryAdapter(nn.Module):

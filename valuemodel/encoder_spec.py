@@ -12,8 +12,10 @@ prompt (``config_sentence_transformers.json``), else its ``query`` prompt, else 
 from __future__ import annotations
 
 import re
+from typing import TYPE_CHECKING
 
-import torch
+if TYPE_CHECKING:
+    import torch
 
 POOLINGS = ("mean", "cls", "lasttoken", "max")
 
@@ -46,6 +48,8 @@ def check_pooling(name: str) -> None:
 
 def pool(tokens: torch.Tensor, mask: torch.Tensor, name: str) -> torch.Tensor:
     """tokens (B, T, H), mask (B, T) bool -> pooled (B, H) with the named pooling."""
+    import torch
+
     mode = name.split("+")[0]
     m = mask[..., None].to(tokens.dtype)  # (B, T, 1)
     if mode == "mean":

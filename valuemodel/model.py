@@ -19,26 +19,22 @@ from __future__ import annotations
 
 import hashlib
 import os
-from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
 import torch
 
-from .adapter import AdapterConfig, QueryAdapter
-from .backbone import Backbone, BackboneConfig, Encoded, env_threads
+from .adapter import QueryAdapter
+from .backbone import Backbone, Encoded, env_threads
 from .checkpoint import load_checkpoint, save_checkpoint
 from .difficulty import Regressor
 from .encoder_spec import check_identity, identity, recorded_identity
-from .heads import HEAD_NAMES, ICLConfig, ICLHead, ICLModule, KNNConfig, KNNHead, TabPFNConfig, TabPFNHead
+from .configs import (  # noqa: F401  (re-exported: callers import these from here)
+    DEFAULT_WEIGHTS, DIFFICULTY_FILE, FEATURES, HEAD_FEATURES, V0Config, feature_width,
+)
+from .heads import HEAD_NAMES, ICLHead, ICLModule, KNNHead, TabPFNHead
 from .heads.base import ProfileState, as_scores
-from .heads.difficulty import DifficultyConfig, DifficultyHead
-
-DEFAULT_WEIGHTS = Path(__file__).resolve().parent / "weights" / "default"
-DIFFICULTY_FILE = "difficulty.safetensors"
-FEATURES = ("adapter", "pooled", "adapter+pooled", "layers+adapter")
-HEAD_FEATURES = {"icl": "adapter", "tabpfn": "adapter", "knn": "pooled", "noadapter": "pooled", "difficulty": "layers+adapter"}
-
+from .heads.difficulty import DifficultyHead
 
 def feature_of(kind: str, adapter: torch.Tensor, pooled: torch.Tensor, layers: torch.Tensor | None = None) -> torch.Tensor:
     """Adapter features (B, K d), pooled embeddings (B, H) and every layer's mean (B, L+1, H)
@@ -48,52 +44,6 @@ def feature_of(kind: str, adapter: torch.Tensor, pooled: torch.Tensor, layers: t
     if kind == "layers+adapter":
         return torch.cat([layers.flatten(1), adapter], -1)  # (B, (L+1) H + K d)
     return {"adapter": adapter, "pooled": pooled}[kind]
-
-
-def feature_width(kind: str, adapter_dim: int, hidden_size: int, n_layers: int = 7) -> int:
-    widths = {"adapter": adapter_dim, "pooled": hidden_size, "adapter+pooled": adapter_dim + hidden_size}
-    return widths.get(kind, n_layers * hidden_size + adapter_dim)
-
-
-@dataclass
-class V0Config:
-    backbone: BackboneConfig = field(default_factory=BackboneConfig)
-    adapter: AdapterConfig = field(default_factory=AdapterConfig)
-    icl: ICLConfig = field(default_factory=ICLConfig)  # head over adapter features
-    ablation: ICLConfig = field(default_factory=lambda: ICLConfig(in_dim=384))  # over pooled
-    knn: KNNConfig = field(default_factory=KNNConfig)
-    tabpfn: TabPFNConfig = field(default_factory=TabPFNConfig)
-    default_head: str = "icl"
-    icl_features: str = "adapter"  # what the icl head reads: adapter | adapter+pooled | pooled
-    residual: bool = False  # icl logit = ablation head's logit + the icl head's (zero-started)
-    difficulty: DifficultyConfig | None = None  # shared-difficulty head (its regressor: difficulty.safetensors)
-
-    def to_dict(self) -> dict:
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, d: dict) -> "V0Config":
-        return cls(
-            backbone=BackboneConfig(**d.get("backbone", {})),
-            adapter=AdapterConfig(**d.get("adapter", {})),
-            icl=ICLConfig(**d.get("icl", {})),
-            ablation=ICLConfig(**d.get("ablation", {})),
-            knn=KNNConfig(**d.get("knn", {})),
-            tabpfn=TabPFNConfig(**d.get("tabpfn", {})),
-            default_head=d.get("default_head", "icl"),
-            icl_features=d.get("icl_features", "adapter"),
-            residual=bool(d.get("residual", False)),
-            difficulty=DifficultyConfig(**d["difficulty"]) if d.get("difficulty") else None,
-        )
-
-    @classmethod
-    def for_backbone(cls, hidden_size: int, **kw) -> "V0Config":
-        """Config whose adapter/head widths match a backbone of width ``hidden_size``."""
-        cfg = cls(**kw)
-        cfg.adapter.hidden_size = hidden_size
-        cfg.icl.in_dim = cfg.adapter.out_dim
-        cfg.ablation.in_dim = hidden_size
-        return cfg
 
 
 class V0Modules(torch.nn.Module):
@@ -271,8 +221,8 @@ class V0:
 
     # ---- profiles and prediction --------------------------------------------------------
     def fit_profile(self, features: torch.Tensor, scores) -> ProfileState:
-        """Profile rows features (N, F) with scores (N,) in [0, 1] -> state (cache it)."""
-        y = as_scores(scores)
+        """Profile rows features (N, F) (tensor or array) with scores (N,) in [0, 1] -> state (cache it)."""
+        y, features = as_scores(scores), torch.as_tensor(features)
         if features.ndim != 2 or features.shape[1] != self.feature_dim:
             raise ValueError(f"features must be (N, {self.feature_dim}), got {tuple(features.shape)}")
         if len(y) != len(features) or len(y) == 0:
@@ -284,7 +234,7 @@ class V0:
         for s in states:
             if s.fingerprint != self.fingerprint:
                 raise ValueError("profile state was fitted with other features (fingerprint mismatch)")
-        return self.head.predict(states, query.to(self.device))
+        return self.head.predict(states, torch.as_tensor(query).to(self.device))
 
     def score(self, text: str, states: list[ProfileState]) -> np.ndarray:
         """Hot path: one backbone pass for ``text``, then every candidate's profile: (M,)."""

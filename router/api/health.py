@@ -8,6 +8,7 @@ Internals (database errors, which carry hosts and driver text) are only in ``/ad
 from __future__ import annotations
 
 import os
+import sys
 import time
 from typing import Annotated, Any
 
@@ -51,5 +52,7 @@ async def admin_status(_: Annotated[None, Depends(require_admin)], request: Requ
                          "replayed": writer.replayed, "spool_errors": writer.spool_errors,
                          "spool": str(writer.spool_dir) if writer.spool_dir else None},
         "profiles": {"source": scorer.source if scorer is not None else "stand-in"},
-        "process": {"pid": os.getpid()},  # the worker that answered (serve --workers N)
+        "process": {"pid": os.getpid(),  # the worker that answered (serve --workers N)
+                    "torch_loaded": "torch" in sys.modules,  # serving on CPU never imports torch
+                    "v0_runtime": type(scorer.v0).__name__ if scorer is not None else None},
     }

@@ -14,7 +14,7 @@ from collections import OrderedDict
 from collections.abc import Sequence
 from typing import Any
 
-import torch
+import numpy as np
 
 
 def text_hash(text: str) -> str:
@@ -24,15 +24,15 @@ def text_hash(text: str) -> str:
 class FeatureCache:
     def __init__(self, max_rows: int = 100_000) -> None:
         self._max = max_rows
-        self._rows: OrderedDict[tuple[str, str], torch.Tensor] = OrderedDict()  # -> (F,)
+        self._rows: OrderedDict[tuple[str, str], np.ndarray] = OrderedDict()  # -> (F,) float32
         self._lock = threading.Lock()
         self.loaded = 0  # features loaded from the database (encoded by another replica)
 
     def __len__(self) -> int:
         return len(self._rows)
 
-    def features(self, v0: Any, texts: Sequence[str], store: Any = None) -> torch.Tensor:
-        """texts -> features (N, F); encodes only the texts not cached (here or in ``store``)."""
+    def features(self, v0: Any, texts: Sequence[str], store: Any = None) -> np.ndarray:
+        """texts -> features (N, F) float32; encodes only the texts not cached (here or in ``store``)."""
         keys = [(v0.fingerprint, text_hash(t)) for t in texts]
         with self._lock:
             missing = {k: t for k, t in zip(keys, texts) if k not in self._rows}
@@ -40,15 +40,15 @@ class FeatureCache:
             found = store.load(v0.fingerprint, [h for _, h in missing])
             with self._lock:
                 for (fp, h) in list(missing):
-                    if h in found and found[h].numel() == v0.feature_dim:
+                    if h in found and found[h].size == v0.feature_dim:
                         self._rows[(fp, h)] = found[h]
                         del missing[(fp, h)]
                 self.loaded += len(found)
         if missing:
-            feats = v0.encode(list(missing.values()))  # (U, F)
+            feats = np.asarray(v0.encode(list(missing.values())), dtype=np.float32)  # (U, F)
             with self._lock:
                 for k, f in zip(missing, feats):
-                    self._rows[k] = f.clone()
+                    self._rows[k] = f.copy()
             if store is not None:
                 store.save(v0.fingerprint, {h: f for (_, h), f in zip(missing, feats)})
         with self._lock:
@@ -56,12 +56,12 @@ class FeatureCache:
             for k in keys:
                 f = self._rows.get(k)
                 if f is None:  # evicted meanwhile by a concurrent call: encode again
-                    f = v0.encode([texts[len(out)]])[0]
+                    f = np.asarray(v0.encode([texts[len(out)]]), dtype=np.float32)[0]
                 else:
                     self._rows.move_to_end(k)
                 out.append(f)
             while len(self._rows) > self._max:
                 self._rows.popitem(last=False)
         if not out:
-            return torch.zeros(0, v0.feature_dim)
-        return torch.stack(out)  # (N, F)
+            return np.zeros((0, v0.feature_dim), np.float32)
+        return np.stack(out)  # (N, F)

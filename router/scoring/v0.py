@@ -27,7 +27,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-import torch
+import numpy as np
 from sqlalchemy import Engine
 from sqlmodel import Session
 
@@ -46,7 +46,7 @@ class Built:
     version: int
     rows: int
     state: Any  # valuemodel.ProfileState
-    features: Any = None  # (N, F) tensor of the window, kept for the local profile cache
+    features: Any = None  # (N, F) float32 array of the window, kept for the local profile cache
     scores: tuple[float, ...] = ()
 
 
@@ -124,7 +124,7 @@ class V0Scorer:
                 return 0
             states = {}
             for key, w in windows.items():
-                feats = torch.from_numpy(w.features)  # (N, F)
+                feats = np.asarray(w.features, np.float32)  # (N, F)
                 states[key] = Built(w.version, len(w.scores), self.v0.fit_profile(feats, w.scores),
                                     feats, tuple(w.scores))
             if self.source != "database":
@@ -136,7 +136,7 @@ class V0Scorer:
         assert self.cache is not None
         try:
             self.cache.save(self.v0.fingerprint, {
-                k: CachedWindow(b.version, b.features.detach().cpu().float().numpy(), list(b.scores))
+                k: CachedWindow(b.version, np.asarray(b.features, np.float32), list(b.scores))
                 for k, b in states.items() if b.features is not None})
         except OSError as exc:
             log.error("profile cache not saved: %s", exc)

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
-import torch
+
+if TYPE_CHECKING:
+    import torch
 
 
 @dataclass
@@ -33,10 +35,17 @@ class Head(Protocol):
 
 def as_scores(scores) -> torch.Tensor:
     """ArrayLike (N,) in [0, 1] -> float32 tensor; refuses values outside [0, 1] or NaN."""
-    y = torch.as_tensor(np.asarray(scores, dtype=np.float32))
+    import torch
+
+    return torch.as_tensor(check_scores(scores))
+
+
+def check_scores(scores) -> np.ndarray:
+    """ArrayLike (N,) in [0, 1] -> float32 array; refuses values outside [0, 1] or NaN."""
+    y = np.asarray(scores, dtype=np.float32)
     if y.ndim != 1:
         raise ValueError(f"scores must be 1-D, got shape {tuple(y.shape)}")
-    if torch.isnan(y).any() or (y < 0).any() or (y > 1).any():
+    if np.isnan(y).any() or (y < 0).any() or (y > 1).any():
         raise ValueError("scores must be in [0, 1]")
     return y
 

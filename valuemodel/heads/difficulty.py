@@ -15,53 +15,11 @@ Features (B, F) are ``layers+adapter``: the masked means of every backbone layer
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
 
-import torch
-
+from ..configs import DifficultyConfig  # noqa: F401  (re-exported)
 from ..difficulty import CalibrationPrior, Regressor, fit_calibration, logit, sigmoid
 from .base import ProfileState, check_states
-
-
-@dataclass
-class DifficultyConfig:
-    n_layers: int = 7  # L + 1 pooled layers at the front of the features
-    hidden_size: int = 384  # H
-    adapter_dim: int = 256  # K d adapter columns at the end of the features
-    layers: str = "all"  # regressor input: all (every layer) | last (the last layer's mean)
-    knn: str = "none"  # kNN residual term over: pooled (last layer) | adapter | none
-    k: int = 32
-    temperature: float = 0.05
-    knn_prior: float = 4.0  # pseudo-rows of zero residual
-    knn_weight: float = 0.5
-    context: str = "icl"  # in-context head blended in: icl (adapter columns) | noadapter (last layer) | none
-    context_weight: float = 0.3
-    cross_fit: bool = False  # profile rows scored out of their hash fold (see difficulty.Regressor)
-    slope: float = 0.0  # calibration prior (see difficulty.CalibrationPrior)
-    slope_precision: float = 10.0
-    bias_precision: float = 1e-2
-
-    @property
-    def layer_cols(self) -> int:
-        return self.n_layers * self.hidden_size
-
-    def regressor_input(self, x: np.ndarray) -> np.ndarray:
-        if self.layers == "all":
-            return x[:, : self.layer_cols]
-        return x[:, self.layer_cols - self.hidden_size : self.layer_cols]
-
-    def context_cols(self) -> slice:
-        if self.context == "icl":
-            return slice(self.layer_cols, None)
-        return slice(self.layer_cols - self.hidden_size, self.layer_cols)
-
-    def knn_keys(self, x: np.ndarray) -> np.ndarray | None:
-        if self.knn == "none":
-            return None
-        cols = x[:, self.layer_cols :] if self.knn == "adapter" else x[:, self.layer_cols - self.hidden_size : self.layer_cols]
-        return cols / np.maximum(np.linalg.norm(cols, axis=1, keepdims=True), 1e-9)
 
 
 def _numpy(x) -> np.ndarray:
@@ -91,8 +49,8 @@ class DifficultyHead:
         a, b = fit_calibration(d, y, self.prior)
         data = {"a": a, "b": b, "keys": self.config.knn_keys(x), "r": y - sigmoid(a + d @ b)}
         if self.context is not None:
-            cols = torch.from_numpy(np.ascontiguousarray(x[:, self.config.context_cols()]))
-            data["context"] = self.context.fit(cols, torch.from_numpy(y.astype(np.float32)), fingerprint)
+            cols = np.ascontiguousarray(x[:, self.config.context_cols()])  # numpy: each head converts
+            data["context"] = self.context.fit(cols, y.astype(np.float32), fingerprint)
         return ProfileState(self.name, fingerprint, len(x), data)
 
     def predict(self, states: list[ProfileState], query) -> np.ndarray:
@@ -108,7 +66,7 @@ class DifficultyHead:
                 p = p + c.knn_weight * self._knn(qk, s.data["keys"], s.data["r"])
             out[m] = np.clip(p, 1e-4, 1 - 1e-4)
         if self.context is not None:  # all candidates in one batched pass
-            cols = torch.from_numpy(np.ascontiguousarray(q[:, c.context_cols()]))
+            cols = np.ascontiguousarray(q[:, c.context_cols()])
             pc = self.context.predict([s.data["context"] for s in states], cols)  # (M, Q)
             out = sigmoid((1 - c.context_weight) * logit(out) + c.context_weight * logit(pc)).astype(np.float32)
         return out

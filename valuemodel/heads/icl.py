@@ -9,7 +9,7 @@ adapter; needs no external weights and costs O(N) per query row.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from ..configs import ICLConfig  # noqa: F401  (re-exported)
 
 import numpy as np
 import torch
@@ -18,17 +18,7 @@ from torch.nn import functional as F
 
 from .base import ProfileState, check_states
 
-EPS = 1e-3
-
-
-@dataclass
-class ICLConfig:
-    in_dim: int = 256  # feature width F
-    n_heads: int = 4
-    dim: int = 32  # per-head projection width
-    hidden: int = 64  # MLP width
-    binarize: bool = True  # profile labels -> score >= 0.5 (as in the paper)
-    zero_init: bool = False  # output starts at 0 (a residual head added to another head's logit)
+EPS = 1e-3  # label-mean clamp before the logit (infer/modules.py uses the same)
 
 
 def _logit(p: torch.Tensor) -> torch.Tensor:
@@ -114,7 +104,7 @@ class ICLHead:
 
     @torch.no_grad()
     def fit(self, features: torch.Tensor, scores: torch.Tensor, fingerprint: str) -> ProfileState:
-        x = features.float()
+        x, scores = torch.as_tensor(features).float(), torch.as_tensor(scores)
         keys = [m.keys(x[:, cols]) for m, cols in self.parts]  # each (N, nh, d)
         y = self.parts[0][0].labels(scores)  # (N,)
         return ProfileState(self.name, fingerprint, len(y), {"keys": keys, "y": y})
@@ -122,6 +112,7 @@ class ICLHead:
     @torch.no_grad()
     def predict(self, states: list[ProfileState], query: torch.Tensor) -> np.ndarray:
         check_states(states, self.name)
+        query = torch.as_tensor(query)
         if not states:
             return np.zeros((0, len(query)), dtype=np.float32)
         M = len(states)

@@ -2,20 +2,13 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from ..configs import KNNConfig  # noqa: F401  (re-exported)
 
 import numpy as np
 import torch
 from torch.nn import functional as F
 
 from .base import ProfileState, check_states
-
-
-@dataclass
-class KNNConfig:
-    k: int = 32  # neighbours
-    temperature: float = 0.05  # weights exp(cos / temperature)
-    prior: float = 1.0  # pseudo-count pulling towards the profile's mean score
 
 
 class KNNHead:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 import warnings
-from dataclasses import dataclass
+from ..configs import TabPFNConfig  # noqa: F401  (re-exported)
 from pathlib import Path
 
 import numpy as np
@@ -18,12 +18,6 @@ import torch
 from .base import ProfileState, check_states
 
 ENV_CHECKPOINT = "V0_TABPFN_CHECKPOINT"
-
-
-@dataclass
-class TabPFNConfig:
-    checkpoint: str | None = None  # path of a TabPFN classifier checkpoint; env var wins
-    n_estimators: int = 1  # ensemble members (the paper's speed setting)
 
 
 def resolve_checkpoint(config: TabPFNConfig) -> Path:
