@@ -29,7 +29,8 @@ from .backbone_files import (  # noqa: F401  (re-exported: callers import these 
     DEFAULT_BACKBONE, DEFAULT_PACKAGE, DEFAULT_REQUIRED, DEFAULT_SHA256, ONNX_GRAPH, RUNTIMES, BackboneConfig,
     cache_dir, default_model_dir, env_threads, onnx_paths, resolve_backbone, sha256_file,
 )
-from .encoder_spec import Windows, check_pooling, model_pooling, model_prompt, pool
+from .encoder_spec import (Windows, check_pooling, features_key, model_pooling, model_prompt, pad_ids, pool,
+                           tail_ids)
 
 log = logging.getLogger(__name__)
 
@@ -96,9 +97,7 @@ class Backbone:
     @property
     def key(self) -> str:
         """Weights + pooling + prompt: what the pooled embedding and token states depend on."""
-        c = self.config
-        same = c.pooling == self.native_pooling and not c.prompt
-        return self.weights_key if same else f"{self.weights_key}|{c.pooling}|{c.prompt}"
+        return features_key(self.weights_key, self.config.pooling, self.config.prompt, self.native_pooling)
 
     # ---- tokenization -------------------------------------------------------------------
     def token_ids(self, texts: list[str]) -> list[list[int]]:
@@ -107,28 +106,10 @@ class Backbone:
             if self._windows is None or self._windows.n != self.config.max_tokens:
                 self._windows = Windows(self.tokenizer, self.config.prompt, self.config.max_tokens)
             return self._windows(texts)
-        n = self.config.max_tokens
-        cut = [t[-n * 16 :] for t in texts]  # a token spans >= 1 character: enough for the tail
-        seqs = self._tokenize(cut)
-        redo = [i for i, (c, t) in enumerate(zip(cut, texts)) if len(c) < len(t) and len(seqs[i]) < n]
-        if redo:  # rare: very sparse text, the character cut was too short
-            for i, ids in zip(redo, self._tokenize([texts[i] for i in redo])):
-                seqs[i] = ids
-        return seqs
-
-    def _tokenize(self, texts: list[str]) -> list[list[int]]:
-        enc = self.tokenizer(texts, truncation=True, max_length=self.config.max_tokens, verbose=False)
-        return enc["input_ids"]
+        return tail_ids(self.tokenizer, texts, self.config.max_tokens)
 
     def batch_ids(self, texts: list[str]) -> tuple[np.ndarray, np.ndarray]:
-        seqs = self.token_ids(texts)
-        T = max(len(s) for s in seqs)
-        ids = np.full((len(seqs), T), self.pad_id, dtype=np.int64)  # (B, T)
-        mask = np.zeros((len(seqs), T), dtype=np.int64)  # (B, T)
-        for i, s in enumerate(seqs):
-            ids[i, : len(s)] = s
-            mask[i, : len(s)] = 1
-        return ids, mask
+        return pad_ids(self.token_ids(texts), self.pad_id)  # (B, T) each
 
     # ---- forward ------------------------------------------------------------------------
     @torch.no_grad()

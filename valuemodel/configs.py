@@ -137,3 +137,19 @@ class V0Config:
         cfg.icl.in_dim = cfg.adapter.out_dim
         cfg.ablation.in_dim = hidden_size
         return cfg
+
+
+def head_features(config: V0Config, head: str) -> str:
+    """The feature kind a head reads with these weights (``icl`` may read adapter + pooled)."""
+    if head != "icl":
+        return HEAD_FEATURES[head]
+    own = config.icl_features
+    return "adapter+pooled" if config.residual and own == "adapter" else own
+
+
+def feature_slice(config: V0Config, features: str, part: str) -> slice:
+    """Columns of ``part`` (adapter | pooled | all) within features of kind ``features``."""
+    if features != "adapter+pooled" or part == features:
+        return slice(None)
+    k = config.adapter.out_dim
+    return slice(0, k) if part == "adapter" else slice(k, None)

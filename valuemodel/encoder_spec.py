@@ -14,6 +14,8 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING
 
+import numpy as np
+
 if TYPE_CHECKING:
     import torch
 
@@ -96,6 +98,35 @@ class Windows:
                 body = self.tok(text, add_special_tokens=False, verbose=False)["input_ids"]
             out.append(self.lead + self.prompt_ids + body[-self.room :] + self.trail)
         return out
+
+
+def tail_ids(tokenizer, texts: list[str], max_tokens: int) -> list[list[int]]:
+    """Ids of each scored window without a prompt: special tokens around the last tokens."""
+    tokenize = lambda xs: tokenizer(xs, truncation=True, max_length=max_tokens, verbose=False)["input_ids"]  # noqa: E731
+    cut = [t[-max_tokens * 16 :] for t in texts]  # a token spans >= 1 character: enough for the tail
+    seqs = tokenize(cut)
+    redo = [i for i, (c, t) in enumerate(zip(cut, texts)) if len(c) < len(t) and len(seqs[i]) < max_tokens]
+    if redo:  # rare: very sparse text, the character cut was too short
+        for i, ids in zip(redo, tokenize([texts[i] for i in redo])):
+            seqs[i] = ids
+    return seqs
+
+
+def pad_ids(seqs: list[list[int]], pad_id: int) -> tuple[np.ndarray, np.ndarray]:
+    """(ids, mask), both (B, T) int64, padded on the right to the longest window."""
+    T = max(len(s) for s in seqs)
+    ids = np.full((len(seqs), T), pad_id, dtype=np.int64)  # (B, T)
+    mask = np.zeros((len(seqs), T), dtype=np.int64)  # (B, T)
+    for i, s in enumerate(seqs):
+        ids[i, : len(s)] = s
+        mask[i, : len(s)] = 1
+    return ids, mask
+
+
+def features_key(weights_key: str, pooling: str, prompt: str, native_pooling: str) -> str:
+    """Weights + pooling + prompt: what the pooled embedding and token states depend on."""
+    same = pooling == native_pooling and not prompt
+    return weights_key if same else f"{weights_key}|{pooling}|{prompt}"
 
 
 def identity(backbone) -> dict:

@@ -30,7 +30,7 @@ from .checkpoint import load_checkpoint, save_checkpoint
 from .difficulty import Regressor
 from .encoder_spec import check_identity, identity, recorded_identity
 from .configs import (  # noqa: F401  (re-exported: callers import these from here)
-    DEFAULT_WEIGHTS, DIFFICULTY_FILE, FEATURES, HEAD_FEATURES, V0Config, feature_width,
+    DEFAULT_WEIGHTS, DIFFICULTY_FILE, FEATURES, HEAD_FEATURES, V0Config, feature_slice, feature_width, head_features,
 )
 from .heads import HEAD_NAMES, ICLHead, ICLModule, KNNHead, TabPFNHead
 from .heads.base import ProfileState, as_scores
@@ -142,17 +142,11 @@ class V0:
         return root
 
     def head_features(self, head: str) -> str:
-        if head != "icl":
-            return HEAD_FEATURES[head]
-        own = self.config.icl_features
-        return "adapter+pooled" if self.config.residual and own == "adapter" else own
+        return head_features(self.config, head)
 
     def _slice(self, part: str) -> slice:
         """Columns of ``part`` (adapter | pooled | all) within this V0's features."""
-        if self.features != "adapter+pooled" or part == self.features:
-            return slice(None)
-        k = self.config.adapter.out_dim
-        return slice(0, k) if part == "adapter" else slice(k, None)
+        return feature_slice(self.config, self.features, part)
 
     def _make_head(self):
         if self.head_name == "knn":

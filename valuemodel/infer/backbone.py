@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from ..backbone_files import BackboneConfig, env_threads, onnx_paths, resolve_backbone
-from ..encoder_spec import Windows, check_pooling
+from ..encoder_spec import Windows, check_pooling, features_key, pad_ids, tail_ids
 from .ops import normalize
 
 log = logging.getLogger(__name__)
@@ -156,9 +156,7 @@ class NumpyBackbone:
 
     @property
     def key(self) -> str:
-        c = self.config
-        same = c.pooling == self.native_pooling and not c.prompt
-        return self.weights_key if same else f"{self.weights_key}|{c.pooling}|{c.prompt}"
+        return features_key(self.weights_key, self.config.pooling, self.config.prompt, self.native_pooling)
 
     def token_ids(self, texts: list[str]) -> list[list[int]]:
         """As ``Backbone.token_ids``: special tokens around the last tokens of each text."""
@@ -166,24 +164,11 @@ class NumpyBackbone:
             if self._windows is None or self._windows.n != self.config.max_tokens:
                 self._windows = Windows(self.tokenizer, self.config.prompt, self.config.max_tokens)
             return self._windows(texts)
-        n = self.config.max_tokens
-        cut = [t[-n * 16 :] for t in texts]
-        seqs = self.tokenizer(cut, truncation=True, max_length=n)["input_ids"]
-        redo = [i for i, (c, t) in enumerate(zip(cut, texts)) if len(c) < len(t) and len(seqs[i]) < n]
-        if redo:
-            full = self.tokenizer([texts[i] for i in redo], truncation=True, max_length=n)["input_ids"]
-            for i, ids in zip(redo, full):
-                seqs[i] = ids
-        return seqs
+        return tail_ids(self.tokenizer, texts, self.config.max_tokens)
 
     def encode(self, texts: list[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-        seqs = self.token_ids(texts)
-        B, T = len(seqs), max(len(s) for s in seqs)
-        ids = np.full((B, T), self.pad_id, dtype=np.int64)  # (B, T)
-        mask = np.zeros((B, T), dtype=np.int64)  # (B, T)
-        for i, s in enumerate(seqs):
-            ids[i, : len(s)] = s
-            mask[i, : len(s)] = 1
+        ids, mask = pad_ids(self.token_ids(texts), self.pad_id)  # (B, T) each
+        B, T = ids.shape
         if self.runtime == "onnx-int8":  # one text at a time, as Backbone.encode (no batch-mates)
             tokens = np.zeros((B, T, self.hidden_size), np.float32)  # (B, T, H)
             layers = np.zeros((B, self.n_layers, self.hidden_size), np.float32)  # (B, L+1, H)

@@ -13,7 +13,7 @@ import numpy as np
 
 from ..backbone_files import env_threads
 from ..checkpoint import WEIGHTS_FILE, load_config
-from ..configs import DEFAULT_WEIGHTS, DIFFICULTY_FILE, FEATURES, HEAD_FEATURES, V0Config, feature_width
+from ..configs import DEFAULT_WEIGHTS, DIFFICULTY_FILE, FEATURES, V0Config, feature_slice, feature_width, head_features
 from ..difficulty import Regressor
 from ..encoder_spec import check_identity, recorded_identity
 from ..heads.base import ProfileState, check_scores
@@ -77,16 +77,11 @@ class V0Runtime:
         return V0Runtime(self.config, self.tensors, self.backbone, head=head, features=features, regressor=self.regressor)
 
     def head_features(self, head: str) -> str:
-        if head != "icl":
-            return HEAD_FEATURES[head]
-        own = self.config.icl_features
-        return "adapter+pooled" if self.config.residual and own == "adapter" else own
+        return head_features(self.config, head)
 
     def _slice(self, part: str) -> slice:
-        if self.features != "adapter+pooled" or part == self.features:
-            return slice(None)
-        k = self.config.adapter.out_dim
-        return slice(0, k) if part == "adapter" else slice(k, None)
+        """Columns of ``part`` (adapter | pooled | all) within this V0's features."""
+        return feature_slice(self.config, self.features, part)
 
     def _make_head(self):
         icl = ICLModule(self.config.icl, params(self.tensors, "icl"))
