@@ -3,6 +3,7 @@ runtime reads them; adapter.py and heads/ re-export them)."""
 
 from __future__ import annotations
 
+import os
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -153,3 +154,13 @@ def feature_slice(config: V0Config, features: str, part: str) -> slice:
         return slice(None)
     k = config.adapter.out_dim
     return slice(0, k) if part == "adapter" else slice(k, None)
+
+
+def model_config(raw: dict, backbone_path: str | None = None) -> V0Config:
+    """A checkpoint's model config; the backbone is loaded from ``backbone_path`` (else
+    ``V0_BACKBONE``) when given, instead of the recorded place (its identity is still checked)."""
+    config = V0Config.from_dict(raw["model"])
+    override = backbone_path or os.environ.get("V0_BACKBONE")
+    if override:
+        config.backbone.name_or_path = override
+    return config

@@ -9,6 +9,7 @@ Everything here is numpy: the shipped regressor is four arrays (``mean``, ``scal
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
@@ -78,6 +79,15 @@ class Regressor:
     def from_arrays(cls, a: dict) -> "Regressor":
         f = lambda k: np.asarray(a[k], np.float32) if k in a else None  # noqa: E731
         return cls(f("mean"), f("scale"), f("coef"), f("bias"), f("proj"), f("fold_coef"), f("fold_bias"))
+
+    @classmethod
+    def load(cls, path: str | Path) -> "Regressor":
+        """From a safetensors file; FileNotFoundError naming it when it is missing."""
+        from safetensors.numpy import load_file
+
+        if not Path(path).is_file():
+            raise FileNotFoundError(f"value-model checkpoint file not found: {path}")
+        return cls.from_arrays(load_file(str(path)))
 
     @classmethod
     def stack(cls, parts: list["Regressor"]) -> "Regressor":

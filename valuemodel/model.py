@@ -18,7 +18,6 @@ then ``adapter+pooled`` (or ``pooled`` for the control).
 from __future__ import annotations
 
 import hashlib
-import os
 from pathlib import Path
 
 import numpy as np
@@ -30,7 +29,7 @@ from .checkpoint import load_checkpoint, save_checkpoint
 from .difficulty import Regressor
 from .encoder_spec import check_identity, identity, recorded_identity
 from .configs import (  # noqa: F401  (re-exported: callers import these from here)
-    DEFAULT_WEIGHTS, DIFFICULTY_FILE, FEATURES, HEAD_FEATURES, V0Config, feature_slice, feature_width, head_features,
+    DEFAULT_WEIGHTS, DIFFICULTY_FILE, FEATURES, HEAD_FEATURES, V0Config, feature_slice, feature_width, head_features, model_config,
 )
 from .heads import HEAD_NAMES, ICLHead, ICLModule, KNNHead, TabPFNHead
 from .heads.base import ProfileState, as_scores
@@ -109,22 +108,13 @@ class V0:
             torch.set_num_threads(threads)
         root = Path(path if path is not None else DEFAULT_WEIGHTS)
         raw, tensors = load_checkpoint(root)
-        config = V0Config.from_dict(raw["model"])
+        config = model_config(raw, backbone_path)
         modules = V0Modules(config)
         modules.load_state_dict(tensors, strict=True)
-        override = backbone_path or os.environ.get("V0_BACKBONE")
-        if override:
-            config.backbone.name_or_path = override
         if backbone is None:
             backbone = Backbone(config.backbone, device=device, threads=threads)
         check_identity(recorded_identity(raw), backbone, str(root))
-        regressor = None
-        if config.difficulty is not None:
-            from safetensors.numpy import load_file
-
-            if not (root / DIFFICULTY_FILE).is_file():
-                raise FileNotFoundError(f"value-model checkpoint file not found: {root / DIFFICULTY_FILE}")
-            regressor = Regressor.from_arrays(load_file(str(root / DIFFICULTY_FILE)))
+        regressor = Regressor.load(root / DIFFICULTY_FILE) if config.difficulty is not None else None
         return cls(config, modules, backbone, head=head, features=features, device=device, regressor=regressor)
 
     def with_head(self, head: str, features: str | None = None) -> "V0":

@@ -6,14 +6,13 @@ and the fingerprint are those of ``V0.load(...)`` on CPU (tests/test_valuemodel_
 from __future__ import annotations
 
 import hashlib
-import os
 from pathlib import Path
 
 import numpy as np
 
 from ..backbone_files import env_threads
 from ..checkpoint import WEIGHTS_FILE, load_config
-from ..configs import DEFAULT_WEIGHTS, DIFFICULTY_FILE, FEATURES, V0Config, feature_slice, feature_width, head_features
+from ..configs import DEFAULT_WEIGHTS, DIFFICULTY_FILE, FEATURES, V0Config, feature_slice, feature_width, head_features, model_config
 from ..difficulty import Regressor
 from ..encoder_spec import check_identity, recorded_identity
 from ..heads.base import ProfileState, check_scores
@@ -58,19 +57,12 @@ class V0Runtime:
         threads = 1 if threads is None else threads
         root = Path(path if path is not None else DEFAULT_WEIGHTS)
         raw = load_config(root)
-        config = V0Config.from_dict(raw["model"])
+        config = model_config(raw, backbone_path)
         tensors = load_file(str(root / WEIGHTS_FILE))
-        override = backbone_path or os.environ.get("V0_BACKBONE")
-        if override:
-            config.backbone.name_or_path = override
         if backbone is None:
             backbone = NumpyBackbone(config.backbone, threads=threads)
         check_identity(recorded_identity(raw), backbone, str(root))
-        regressor = None
-        if config.difficulty is not None:
-            if not (root / DIFFICULTY_FILE).is_file():
-                raise FileNotFoundError(f"value-model checkpoint file not found: {root / DIFFICULTY_FILE}")
-            regressor = Regressor.from_arrays(load_file(str(root / DIFFICULTY_FILE)))
+        regressor = Regressor.load(root / DIFFICULTY_FILE) if config.difficulty is not None else None
         return cls(config, tensors, backbone, head=head, features=features, regressor=regressor)
 
     def with_head(self, head: str, features: str | None = None) -> "V0Runtime":
