@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from scripts.build_default_profiles import MODELS, everyday_grades, everyday_split, pick_prompts
+from scripts.build_default_profiles import DROP_TASKS, MODELS, dcrouter_pool, everyday_grades, everyday_split, pick_prompts
 
 from valuemodel import V0  # noqa: E402
 from valuemodel.cv import features_from_cache  # noqa: E402
@@ -45,6 +45,7 @@ def main() -> None:
     ap.add_argument("--rows", type=int, default=256)
     ap.add_argument("--mix", type=int, nargs="+", default=[0, 32, 64, 96, 128])
     ap.add_argument("--seeds", type=int, nargs="+", default=[0, 1])
+    ap.add_argument("--drop-tasks", nargs="*", default=list(DROP_TASKS), help="dcrouter tasks profiles leave out")
     args = ap.parse_args()
     v0 = V0.load()
     head = v0.head
@@ -65,7 +66,7 @@ def main() -> None:
     rows = []
     for n in args.mix:
         for seed in args.seeds:
-            d_ids = pick_prompts(dp[dp.split == "train"], args.rows - n, seed)
+            d_ids = pick_prompts(dcrouter_pool(dp, args.drop_tasks), args.rows - n, seed)
             a_ids = list(pd.Series(pool_ids).sample(n=n, random_state=seed)) if n else []
             res = {"auc_d": [], "auc_a": [], "ll_d": [], "ll_a": []}
             for m in MODELS:

@@ -9,6 +9,7 @@ Sources, in the shared data format (prompts.jsonl + outcomes.csv):
 Every candidate gets the same prompts, so the profiles differ only in the grades.
 
     python scripts/build_default_profiles.py --data PATH/TO/shared/data [--rows 256 --everyday 64]
+        [--calibration-mix out/calib_mix]
 """
 
 from __future__ import annotations
@@ -34,12 +35,18 @@ MODELS = {
 }
 # Candidate -> the AlpacaEval 2 runs whose grade it takes on everyday instructions: the FuseChat
 # fine-tune of the same base model for the 7-9B candidates; for the 49B/51B candidates (no run of a
-# comparable model exists) the best of those three per prompt, a stand-in for "at least as good".
+# comparable model exists) the mean of those three per prompt (the best of three, used before,
+# biased every everyday prompt toward the expensive candidates by the noise in three grades).
 FUSE = {"gemma-2-9b-it": "FuseChat-Gemma-2-9B-Instruct", "qwen2.5-7b-instruct": "FuseChat-Qwen-2.5-7B-Instruct",
         "llama-3.1-8b-instruct": "FuseChat-Llama-3.1-8B-Instruct"}
 EVERYDAY = {**{m: [r] for m, r in FUSE.items()},
             "llama-3.1-nemotron-51b-instruct": list(FUSE.values()),
             "llama-3.3-nemotron-super-49b-v1": list(FUSE.values())}
+# dcrouter tasks left out: open-domain QA graded by exact match, where every candidate, 49B/51B
+# included, scores 0.15-0.47 (TriviaQA 0.15-0.22): the grade measures answer format, not the
+# candidate, and short factual questions would look hard for all of them (so none clears a
+# threshold and the request falls back to the dearest candidate).
+DROP_TASKS = ("natural_qa", "trivia_qa")
 MAX_CHARS = 4000  # the scorer reads the tail of a prompt; longer texts are cut at the front
 
 
@@ -66,9 +73,29 @@ def everyday_split(prompts: pd.DataFrame) -> tuple[list[str], list[str]]:
 
 
 def everyday_grades(outcomes: pd.DataFrame) -> dict[str, pd.Series]:
-    """Candidate -> AlpacaEval grade per prompt id (the max over its EVERYDAY runs)."""
+    """Candidate -> AlpacaEval grade per prompt id (the mean over its EVERYDAY runs)."""
     wide = outcomes.pivot_table(index="prompt_id", columns="model", values="score")
-    return {m: wide[runs].max(axis=1).dropna() for m, runs in EVERYDAY.items()}
+    return {m: wide[runs].mean(axis=1).dropna() for m, runs in EVERYDAY.items()}
+
+
+def dcrouter_pool(prompts: pd.DataFrame, drop_tasks=DROP_TASKS) -> pd.DataFrame:
+    """dcrouter's train-split prompts the profiles draw from."""
+    return prompts[(prompts.split == "train") & ~prompts.task.isin(list(drop_tasks))]
+
+
+def write_calibration_mix(out: Path, prompts: pd.DataFrame, outcomes: pd.DataFrame, a_prompts: pd.DataFrame,
+                          a_grades: dict[str, pd.Series], models_csv: Path) -> None:
+    """The graded prompts the shipped thresholds are calibrated on (`v0-gateway calibrate --profiles
+    OUT`): the same mix the profiles hold, dcrouter's prompts (``prompts``, the candidates' own
+    grades) plus every AlpacaEval instruction with the profiles' everyday grades."""
+    out.mkdir(parents=True, exist_ok=True)
+    a = a_prompts.assign(task="everyday", split="train")[["prompt_id", "task", "split", "prompt"]]
+    pd.concat([prompts[["prompt_id", "task", "split", "prompt"]], a]).to_json(
+        out / "prompts.jsonl", orient="records", lines=True, force_ascii=False)
+    own = outcomes[outcomes.model.isin(list(MODELS)) & outcomes.prompt_id.isin(set(prompts.prompt_id))]
+    every = [pd.DataFrame({"prompt_id": g.index, "model": m, "score": g.to_numpy()}) for m, g in a_grades.items()]
+    pd.concat([own[["prompt_id", "model", "score"]], *every]).to_csv(out / "outcomes.csv", index=False)
+    (out / "models.csv").write_text(models_csv.read_text())
 
 
 def interleave(a: list, b: list) -> list:
@@ -85,10 +112,12 @@ def main() -> None:
     ap.add_argument("--rows", type=int, default=256)
     ap.add_argument("--everyday", type=int, default=64, help="AlpacaEval rows among --rows (bench/default_profiles_val.py)")
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--drop-tasks", nargs="*", default=list(DROP_TASKS), help="dcrouter tasks left out")
+    ap.add_argument("--calibration-mix", type=Path, help="also write the thresholds' calibration data here")
     args = ap.parse_args()
 
     prompts = pd.read_json(args.data / "llmrouter_dcrouter9" / "prompts.jsonl", lines=True)
-    prompts = prompts[prompts.split == "train"]
+    prompts = dcrouter_pool(prompts, args.drop_tasks)
     outcomes = pd.read_csv(args.data / "llmrouter_dcrouter9" / "outcomes.csv")
     ids = pick_prompts(prompts, args.rows - args.everyday, args.seed)
     text = dict(zip(prompts.prompt_id, prompts.prompt))
@@ -97,6 +126,9 @@ def main() -> None:
     a_ids = list(pd.Series(pool).sample(n=args.everyday, random_state=args.seed)) if args.everyday else []
     a_text = dict(zip(a_prompts.prompt_id, a_prompts.prompt))
     a_grades = everyday_grades(pd.read_csv(args.data / "alpacaeval2_wgpt4t" / "outcomes.csv"))
+    if args.calibration_mix:
+        write_calibration_mix(args.calibration_mix, prompts, outcomes, a_prompts, a_grades,
+                              args.data / "llmrouter_dcrouter9" / "models.csv")
     order = interleave([("d", p) for p in ids], [("a", p) for p in a_ids])
     OUT.mkdir(parents=True, exist_ok=True)
     for source, name in MODELS.items():

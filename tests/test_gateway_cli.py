@@ -76,11 +76,11 @@ def test_serve_command_with_repository_policies(tmp_path, upstream):
         raw = client.chat.completions.with_raw_response.create(
             model="auto", messages=[{"role": "user", "content": "Hello there"}])
         assert raw.parse().choices[0].message.content == "echo: Hello there"
-        # stand-in: P 0.6 for the cheapest (below 0.65), 0.75 for the 0.2 USD models -> the first of them
-        assert raw.headers["x-v0-model"] == raw.parse().model == "qwen2.5-7b-instruct"
+        # stand-in: P 0.6 for the cheapest, which clears balanced's threshold (0.549) -> the cheapest
+        assert raw.headers["x-v0-model"] == raw.parse().model == "gemma-2-9b-it"
         row = wait_until(lambda: get_decision(url, raw.headers["x-v0-decision-id"]))
-        assert (row.policy, row.chosen_model, row.status) == ("balanced", "qwen2.5-7b-instruct", "ok")
-        assert upstream.requests[-1]["model"] == "qwen/qwen2.5-7b-instruct"
+        assert (row.policy, row.chosen_model, row.status) == ("balanced", "gemma-2-9b-it", "ok")
+        assert upstream.requests[-1]["model"] == "google/gemma-2-9b-it"
     finally:
         proc.terminate()
         proc.wait(timeout=20)
