@@ -30,6 +30,7 @@ from router.api.openapi import install_openapi
 from router.keys import KeyTable
 from router.limits import KeyLimiter
 from router.litellm_setup import configure_litellm
+from router.memory import release_startup_memory
 from router.policies import load_policies
 from router.scoring.features import FeatureCache
 from router.scoring.profile_cache import ProfileCache
@@ -150,6 +151,7 @@ def create_app(settings: Settings | None = None, *, scorer_factory: ScorerFactor
         tasks = [asyncio.create_task(_every(s, fn, name), name=name) for s, fn, name in
                  ((settings.policy_reload_s, reload, "policy-reload"), (settings.profile_poll_s, sync, "profile-poll"))
                  if s > 0]
+        await asyncio.to_thread(release_startup_memory)
         try:
             yield
         finally:

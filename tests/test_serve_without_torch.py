@@ -54,6 +54,8 @@ def test_serve_has_no_torch_and_routes_like_the_torch_v0(tmp_path, upstream, v0)
         status = _admin(gw, "GET", "/admin/status").json()
         assert status["process"]["torch_loaded"] is False
         assert status["process"]["v0_runtime"] == "V0Runtime"
+        assert status["process"]["gc_frozen_objects"] > 0  # start-up memory released (router/memory.py)
+        assert status["process"]["rss_mib"] > 0
     finally:
         gw.stop()
     states = [v0.fit_profile(v0.encode([p for p, _ in rows]), [s for _, s in rows]) for rows in PROFILES.values()]

@@ -7,6 +7,7 @@ Internals (database errors, which carry hosts and driver text) are only in ``/ad
 
 from __future__ import annotations
 
+import gc
 import os
 import sys
 import time
@@ -38,6 +39,16 @@ async def readyz(request: Request, writer: WriterDep, watcher: WatcherDep) -> di
             "policies_error": watcher.last_error}
 
 
+def resident_mib() -> float | None:
+    """This process's resident memory (Linux /proc), MiB; None elsewhere."""
+    try:
+        with open(f"/proc/{os.getpid()}/status") as f:
+            kib = next(int(line.split()[1]) for line in f if line.startswith("VmRSS:"))
+    except (OSError, StopIteration, ValueError):
+        return None
+    return round(kib / 1024, 1)
+
+
 @router.get("/admin/status")
 async def admin_status(_: Annotated[None, Depends(require_admin)], request: Request,
                        writer: WriterDep) -> dict[str, Any]:
@@ -54,5 +65,7 @@ async def admin_status(_: Annotated[None, Depends(require_admin)], request: Requ
         "profiles": {"source": scorer.source if scorer is not None else "stand-in"},
         "process": {"pid": os.getpid(),  # the worker that answered (serve --workers N)
                     "torch_loaded": "torch" in sys.modules,  # serving on CPU never imports torch
-                    "v0_runtime": type(scorer.v0).__name__ if scorer is not None else None},
+                    "v0_runtime": type(scorer.v0).__name__ if scorer is not None else None,
+                    "rss_mib": resident_mib(),  # this worker's resident memory
+                    "gc_frozen_objects": gc.get_freeze_count()},  # start-up objects the collector skips
     }
