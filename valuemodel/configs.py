@@ -3,6 +3,7 @@ runtime reads them; adapter.py and heads/ re-export them)."""
 
 from __future__ import annotations
 
+import hashlib
 import os
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -154,6 +155,27 @@ def feature_slice(config: V0Config, features: str, part: str) -> slice:
         return slice(None)
     k = config.adapter.out_dim
     return slice(0, k) if part == "adapter" else slice(k, None)
+
+
+def features_fingerprint(config: V0Config, backbone, features: str, adapter: dict[str, np.ndarray],
+                         regressor=None) -> str:
+    """The key of feature caches and profile states: backbone identity, window, runtime, feature
+    kind, and the arrays the features (and difficulty calibrations) depend on. ``adapter``: the
+    adapter's parameters by name as float32 arrays; the same bytes from the torch and numpy V0."""
+    h = hashlib.sha256()
+    b = config.backbone
+    key = backbone.key if backbone is not None else b.name_or_path
+    runtime = backbone.runtime if backbone is not None else b.runtime
+    h.update(f"{key}|{b.max_tokens}|{runtime}|{features}".encode())
+    if features != "pooled":
+        for name, a in sorted(adapter.items()):
+            h.update(name.encode())
+            h.update(np.ascontiguousarray(a, np.float32).tobytes())
+    if features == "layers+adapter" and regressor is not None:  # states hold its calibration
+        for name, a in sorted(regressor.arrays().items()):
+            h.update(name.encode())
+            h.update(np.ascontiguousarray(a).tobytes())
+    return h.hexdigest()[:16]
 
 
 def model_config(raw: dict, backbone_path: str | None = None) -> V0Config:

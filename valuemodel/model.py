@@ -17,7 +17,6 @@ then ``adapter+pooled`` (or ``pooled`` for the control).
 
 from __future__ import annotations
 
-import hashlib
 from pathlib import Path
 
 import numpy as np
@@ -29,7 +28,8 @@ from .checkpoint import load_checkpoint, save_checkpoint
 from .difficulty import Regressor
 from .encoder_spec import check_identity, identity, recorded_identity
 from .configs import (  # noqa: F401  (re-exported: callers import these from here)
-    DEFAULT_WEIGHTS, DIFFICULTY_FILE, FEATURES, HEAD_FEATURES, V0Config, feature_slice, feature_width, head_features, model_config,
+    DEFAULT_WEIGHTS, DIFFICULTY_FILE, FEATURES, HEAD_FEATURES, V0Config, feature_slice, feature_width, features_fingerprint,
+    head_features, model_config,
 )
 from .heads import HEAD_NAMES, ICLHead, ICLModule, KNNHead, TabPFNHead
 from .heads.base import ProfileState, as_scores
@@ -158,20 +158,8 @@ class V0:
         return ICLHead(name="icl", parts=parts)
 
     def _fingerprint(self) -> str:
-        h = hashlib.sha256()
-        b = self.config.backbone
-        key = self.backbone.key if self.backbone is not None else b.name_or_path
-        runtime = self.backbone.runtime if self.backbone is not None else b.runtime
-        h.update(f"{key}|{b.max_tokens}|{runtime}|{self.features}".encode())
-        if self.features != "pooled":
-            for name, t in sorted(self.modules.adapter.state_dict().items()):
-                h.update(name.encode())
-                h.update(t.detach().cpu().contiguous().numpy().tobytes())
-        if self.features == "layers+adapter" and self.regressor is not None:  # states hold its calibration
-            for name, a in sorted(self.regressor.arrays().items()):
-                h.update(name.encode())
-                h.update(np.ascontiguousarray(a).tobytes())
-        return h.hexdigest()[:16]
+        adapter = {k: t.detach().cpu().numpy() for k, t in self.modules.adapter.state_dict().items()}
+        return features_fingerprint(self.config, self.backbone, self.features, adapter, self.regressor)
 
     @property
     def feature_dim(self) -> int:

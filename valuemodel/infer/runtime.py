@@ -5,14 +5,14 @@ and the fingerprint are those of ``V0.load(...)`` on CPU (tests/test_valuemodel_
 
 from __future__ import annotations
 
-import hashlib
 from pathlib import Path
 
 import numpy as np
 
 from ..backbone_files import env_threads
 from ..checkpoint import WEIGHTS_FILE, load_config
-from ..configs import DEFAULT_WEIGHTS, DIFFICULTY_FILE, FEATURES, V0Config, feature_slice, feature_width, head_features, model_config
+from ..configs import (DEFAULT_WEIGHTS, DIFFICULTY_FILE, FEATURES, V0Config, feature_slice, feature_width,
+                       features_fingerprint, head_features, model_config)
 from ..difficulty import Regressor
 from ..encoder_spec import check_identity, recorded_identity
 from ..heads.base import ProfileState, check_scores
@@ -96,20 +96,7 @@ class V0Runtime:
 
     def _fingerprint(self) -> str:
         """Byte for byte ``V0._fingerprint``: feature caches and profile states stay valid."""
-        h = hashlib.sha256()
-        b = self.config.backbone
-        key = self.backbone.key if self.backbone is not None else b.name_or_path
-        runtime = self.backbone.runtime if self.backbone is not None else b.runtime
-        h.update(f"{key}|{b.max_tokens}|{runtime}|{self.features}".encode())
-        if self.features != "pooled":
-            for name, a in sorted(params(self.tensors, "adapter").items()):
-                h.update(name.encode())
-                h.update(np.ascontiguousarray(a, np.float32).tobytes())
-        if self.features == "layers+adapter" and self.regressor is not None:
-            for name, a in sorted(self.regressor.arrays().items()):
-                h.update(name.encode())
-                h.update(np.ascontiguousarray(a).tobytes())
-        return h.hexdigest()[:16]
+        return features_fingerprint(self.config, self.backbone, self.features, params(self.tensors, "adapter"), self.regressor)
 
     @property
     def feature_dim(self) -> int:
