@@ -149,6 +149,14 @@ def head_features(config: V0Config, head: str) -> str:
     return "adapter+pooled" if config.residual and own == "adapter" else own
 
 
+def resolve_features(config: V0Config, head: str, features: str | None) -> str:
+    """The feature kind a V0 with ``head`` computes: ``features`` if given (checked), else the head's."""
+    features = features or head_features(config, head)
+    if features not in FEATURES:
+        raise ValueError(f"unknown features {features!r}; one of {FEATURES}")
+    return features
+
+
 def feature_slice(config: V0Config, features: str, part: str) -> slice:
     """Columns of ``part`` (adapter | pooled | all) within features of kind ``features``."""
     if features != "adapter+pooled" or part == features:

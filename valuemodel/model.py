@@ -29,7 +29,7 @@ from .difficulty import Regressor
 from .encoder_spec import check_identity, identity, recorded_identity
 from .configs import (  # noqa: F401  (re-exported: callers import these from here)
     DEFAULT_WEIGHTS, DIFFICULTY_FILE, FEATURES, HEAD_FEATURES, V0Config, feature_slice, feature_width, features_fingerprint,
-    head_features, model_config,
+    head_features, model_config, resolve_features,
 )
 from .heads import HEAD_NAMES, ICLHead, ICLModule, KNNHead, TabPFNHead
 from .heads.base import ProfileState, as_scores
@@ -75,9 +75,7 @@ class V0:
         self.head_name = head or config.default_head
         if self.head_name not in HEAD_NAMES:
             raise ValueError(f"unknown head {self.head_name!r}; one of {HEAD_NAMES}")
-        self.features = features or self.head_features(self.head_name)
-        if self.features not in FEATURES:
-            raise ValueError(f"unknown features {self.features!r}; one of {FEATURES}")
+        self.features = resolve_features(config, self.head_name, features)
         self.head = self._make_head()
         self.fingerprint = self._fingerprint()
 

@@ -11,8 +11,8 @@ import numpy as np
 
 from ..backbone_files import env_threads
 from ..checkpoint import WEIGHTS_FILE, load_config
-from ..configs import (DEFAULT_WEIGHTS, DIFFICULTY_FILE, FEATURES, V0Config, feature_slice, feature_width,
-                       features_fingerprint, head_features, model_config)
+from ..configs import (DEFAULT_WEIGHTS, DIFFICULTY_FILE, V0Config, feature_slice, feature_width,
+                       features_fingerprint, head_features, model_config, resolve_features)
 from ..difficulty import Regressor
 from ..encoder_spec import check_identity, recorded_identity
 from ..heads.base import ProfileState, check_scores
@@ -40,9 +40,7 @@ class V0Runtime:
         self.head_name = head or config.default_head
         if self.head_name not in NUMPY_HEADS:
             raise Unsupported(f"head {self.head_name!r} is not in the numpy runtime ({NUMPY_HEADS}); use valuemodel.V0")
-        self.features = features or self.head_features(self.head_name)
-        if self.features not in FEATURES:
-            raise ValueError(f"unknown features {self.features!r}; one of {FEATURES}")
+        self.features = resolve_features(config, self.head_name, features)
         self.head = self._make_head()
         self.fingerprint = self._fingerprint()
 
