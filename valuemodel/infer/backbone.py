@@ -18,6 +18,7 @@ import numpy as np
 
 from ..backbone_files import BackboneConfig, env_threads, onnx_paths, resolve_backbone
 from ..encoder_spec import Windows, check_pooling, features_key, pad_ids, tail_ids
+from .embeddings import split_embeddings
 from .ops import normalize
 
 log = logging.getLogger(__name__)
@@ -152,7 +153,11 @@ class NumpyBackbone:
         if threads:
             opts.intra_op_num_threads = threads
         path = ensure_onnx(self.config, self.weights_key, int8=runtime == "onnx-int8")
-        self._session = ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
+        split = split_embeddings(path)
+        self._session = ort.InferenceSession(str(split[0] if split else path), opts, providers=["CPUExecutionProvider"])
+        # inputs every call takes: the memory-mapped token table (embeddings.py), when split out
+        self._feeds = {i.name: np.load(split[1], mmap_mode="r") for i in self._session.get_inputs()
+                       if split and i.name not in ("input_ids", "attention_mask")}
 
     @property
     def key(self) -> str:
@@ -173,10 +178,11 @@ class NumpyBackbone:
             tokens = np.zeros((B, T, self.hidden_size), np.float32)  # (B, T, H)
             layers = np.zeros((B, self.n_layers, self.hidden_size), np.float32)  # (B, L+1, H)
             for i, n in enumerate(mask.sum(1)):
-                t, lp = self._session.run(None, {"input_ids": ids[i : i + 1, :n], "attention_mask": mask[i : i + 1, :n]})
+                t, lp = self._session.run(None, {"input_ids": ids[i : i + 1, :n], "attention_mask": mask[i : i + 1, :n],
+                                                 **self._feeds})
                 tokens[i, :n], layers[i] = t[0], lp[0]
         else:
-            tokens, layers = self._session.run(None, {"input_ids": ids, "attention_mask": mask})
+            tokens, layers = self._session.run(None, {"input_ids": ids, "attention_mask": mask, **self._feeds})
         maskb = mask.astype(bool)
         pooled = pool(tokens, maskb, self.config.pooling).astype(np.float32)
         return tokens.astype(np.float32), maskb, pooled, layers.astype(np.float32)

@@ -39,7 +39,10 @@ def run(args: argparse.Namespace) -> int:
     from ..backbone import Backbone  # torch: this command is the one place serving needs it
 
     config = backbone_config(args.weights, args.backbone, args.sha256, args.runtime)
+    from .backbone import NumpyBackbone
+
     b = Backbone(config, device="cpu", threads=0)
+    NumpyBackbone(config, threads=1)  # the serving copy of the graph, token table memory-mapped (embeddings.py)
     print(f"backbone {config.name_or_path}: runtime {b.runtime}, ONNX files ready")
     return 0
 
