@@ -20,13 +20,14 @@ from pathlib import Path
 import numpy as np
 
 from valuemodel import V0, cv
-from valuemodel.cv import (pooled, dapo_cv, difficulty_method, features_from_cache, head_method, oracle_others,
+from valuemodel.cv import (pooled, dapo_cv, neighbour_part, difficulty_method, features_from_cache, head_method, oracle_others,
                            ridge_part, split_eval, summarise, merge, score_models, task_rate,
                            training_val_prompts)
 from valuemodel.data import load_dataset
 from valuemodel.difficulty import FoldedStats, fit_sources, hash_projection, standardiser
 from valuemodel.heads.difficulty import DifficultyConfig
 from valuemodel.layer_cache import get_layers
+from valuemodel.neighbours import Neighbours
 
 LICENSED = ("llmrouter_dcrouter9", "routellm_2model", "alpacaeval2_wgpt4t")
 VAL_SETS = ("llmrouter_dcrouter9", "routellm_2model", "alpacaeval2_wgpt4t")
@@ -43,6 +44,10 @@ def variants(base: DifficultyConfig) -> dict[str, DifficultyConfig]:
         "difficulty-noadapter": replace(base, context="noadapter"),
         "difficulty-lastlayer": replace(base, layers="last"),
         "difficulty-lastlayer-noadapter": replace(base, layers="last", context="noadapter"),
+        "difficulty-nb": replace(base, neighbours=True),
+        "difficulty-nb-only": replace(base, neighbours=True, context="none", knn="none"),
+        "difficulty-stacked": replace(base, blend="stacked"),
+        "difficulty-stacked-noadapter": replace(base, blend="stacked", context="noadapter"),
     }
 
 
@@ -57,6 +62,9 @@ def main() -> None:
     ap.add_argument("--slope-precision", type=float, default=50.0)
     ap.add_argument("--mode", choices=["per-source", "pooled"], default="per-source")
     ap.add_argument("--context-weight", type=float, default=0.3)
+    ap.add_argument("--nb-k", type=int, default=64, help="neighbour difficulty: neighbours per source")
+    ap.add_argument("--nb-temperature", type=float, default=0.05)
+    ap.add_argument("--blend-precision", type=float, default=20.0, help="stacked blend: prior precision")
     ap.add_argument("--cross-fit", action="store_true", help="score profile rows with out-of-fold regressors")
     ap.add_argument("--pool", type=float, nargs="*", default=[], help="also serve-time pooling with these weights")
     ap.add_argument("--slope", type=float, default=0.0, help="calibration prior mean of every slope")
@@ -72,7 +80,8 @@ def main() -> None:
     ds = {n: load_dataset(f"{args.data}/{n}") for n in names}
     feats = {n: features_from_cache(get_layers(v0, n, ds[n].prompts, args.cache)) for n in names}
     cfg = DifficultyConfig(knn="pooled", cross_fit=args.cross_fit, slope=args.slope, knn_weight=args.knn_weight,
-                           slope_precision=args.slope_precision, context_weight=args.context_weight)
+                           slope_precision=args.slope_precision, context_weight=args.context_weight,
+                           blend_precision=args.blend_precision)
     H, A = cfg.hidden_size, cfg.adapter_dim
     regs = {"all": slice(0, cfg.layer_cols), "last": slice(cfg.layer_cols - H, cfg.layer_cols)}
     mean, scale = standardiser(np.concatenate([feats[n].x[:, : cfg.layer_cols] for n in LICENSED]))
@@ -84,6 +93,21 @@ def main() -> None:
         new = lambda: FoldedStats(mean[regs[kind]], scale[regs[kind]], proj)  # noqa: E731
         out = {n: ridge_part(new(), feats[n], ds[n].outcomes, 1.0, regs[kind]) for n in LICENSED}
         return out | {"dapomath": ridge_part(new(), feats["dapomath"], dctx, 1.0, regs[kind])}
+
+    last = slice(cfg.layer_cols - H, cfg.layer_cols)
+    nb_parts = {n: neighbour_part(feats[n], ds[n].outcomes, last) for n in LICENSED}
+    nb_parts["dapomath"] = neighbour_part(feats["dapomath"], dctx, last)
+
+    def with_neighbours(regs: dict, drop: str = "", held=frozenset()) -> dict:
+        """The regressors of every input kind with neighbour outputs from the training prompts
+        (source ``drop`` less the ``held`` prompts)."""
+        parts = []
+        for n in sorted(nb_parts):
+            pids, x, y = nb_parts[n]
+            keep = ~np.isin(pids, list(held)) if n == drop else np.ones(len(pids), bool)
+            parts.append((x[keep], y[keep]))
+        nb = Neighbours.build(parts, k=args.nb_k, temperature=args.nb_temperature)
+        return {k: replace(r, neighbours=nb) for k, r in regs.items()}
 
     def methods(d: str) -> dict:
         pooled_cols = slice(cfg.layer_cols - H, cfg.layer_cols)
@@ -108,7 +132,8 @@ def main() -> None:
             if d == "dapomath":
                 src = {k: {n: v for n, v in full[k].items() if n != "dapomath"} for k in regs}
                 runs.append(dapo_cv(ms, feats[d], ds[d], src, ridge=args.ridge, cols=regs, mode=args.mode, seed=seed,
-                                    size=args.profile_size, solved=solved))
+                                    size=args.profile_size, solved=solved,
+                                    attach=lambda r, held: with_neighbours(r, "dapomath", held)))
             elif d in ("val", "val-dapo"):
                 parts = []
                 for n in (VAL_SETS if d == "val" else ("dapomath",)):
@@ -120,10 +145,11 @@ def main() -> None:
                         st = {**full[k], n: ridge_part(full[k][n].copy(), feats[n], ev, 1.0, regs[k], sign=-1.0)}
                         keep = {x: v for x, v in solved[k].items() if x != n}
                         reg[k] = fit_sources(st, args.ridge, args.mode, solved=keep)
+                    reg = with_neighbours(reg, n, set(held))
                     parts.append(score_models(ms, feats[n], ds[n], prof, ev, args.profile_size, seed, reg))
                 runs.append(summarise(merge(parts)))
             else:
-                reg = {k: fit_sources(full[k], args.ridge, args.mode, solved=solved[k]) for k in regs}
+                reg = with_neighbours({k: fit_sources(full[k], args.ridge, args.mode, solved=solved[k]) for k in regs})
                 runs.append(split_eval(ms, feats[d], ds[d], reg, seed=seed, size=args.profile_size))
         table = {}
         boot = [r.pop("_bootstrap", {}) for r in runs]

@@ -125,13 +125,15 @@ def test_train_export_load_and_serve_on_a_tiny_qwen3(tiny, data, tmp_path, monke
     parser = argparse.ArgumentParser()
     difficulty_train.add_arguments(parser)
     args = parser.parse_args(["--data", str(data), "--weights", str(weights), "--datasets", "tiny",
-                              "--cache", str(tmp_path / "layers"), "--knn", "pooled"])
+                              "--cache", str(tmp_path / "layers"), "--knn", "pooled",
+                              "--neighbours", "tiny"])
     monkeypatch.setattr(difficulty_train, "source_rows", lambda root, name: difficulty_train.load_dataset(data / name))
     assert difficulty_train.run(args) == 0
     raw = json.loads((weights / "config.json").read_text())
     assert raw["backbone"]["pooling"] == "lasttoken+normalize" and raw["backbone"]["prompt"] == PROMPT
     assert (raw["backbone"]["hidden_size"], raw["backbone"]["n_layers"]) == (32, 3)
     assert raw["difficulty_training"]["backbone_identity"] == raw["backbone"]
+    assert raw["model"]["difficulty"]["neighbours"] and raw["difficulty_training"]["outputs"] == ["tiny", "neighbours:tiny"]
 
     v0 = V0.load(weights)
     assert v0.head_name == "difficulty" and v0.feature_dim == 3 * 32 + 2 * 16

@@ -69,6 +69,9 @@ class DifficultyConfig:
     knn_weight: float = 0.5
     context: str = "icl"  # in-context head blended in: icl (adapter columns) | noadapter (last layer) | none
     context_weight: float = 0.3
+    neighbours: bool = False  # also the regressor's neighbour outputs (valuemodel/neighbours.py)
+    blend: str = "fixed"  # fixed: context_weight | stacked: fitted per profile on out-of-half predictions
+    blend_precision: float = 20.0  # stacked: prior precision around the fixed blend (Hessian units)
     cross_fit: bool = False  # profile rows scored out of their hash fold (see difficulty.Regressor)
     slope: float = 0.0  # calibration prior (see difficulty.CalibrationPrior)
     slope_precision: float = 10.0

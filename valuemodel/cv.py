@@ -57,6 +57,12 @@ def ridge_part(stats: FoldedStats, feats: Features, outcomes: pd.DataFrame, weig
     return stats.part(feats.rows(pids)[:, cols], y, np.full(len(y), weight), sign)
 
 
+def neighbour_part(feats: Features, outcomes: pd.DataFrame, last: slice) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """A source's training prompts for neighbour difficulty: (prompt ids, last-layer means, soft labels)."""
+    pids, y, _ = prompt_targets(outcomes)
+    return np.array(pids), feats.rows(pids)[:, last], y
+
+
 def score_models(methods: dict[str, Method], feats: Features, ds: Dataset, prof: pd.DataFrame, ev: pd.DataFrame, size: int, seed: int, regressor=None):
     """P for every method, model and eval row: {method: {model: (pred, score, prompt_ids)}}."""
     out: dict[str, dict] = {name: {} for name in methods}
@@ -132,10 +138,11 @@ def summarise(preds: dict, group_of: Callable[[str], str] | None = None) -> dict
 
 def dapo_cv(methods, feats: Features, ds: Dataset, sources: dict[str, dict[str, FoldedStats]], *, ridge: float,
             cols: dict[str, slice], mode: str = "per-source", folds: int = 5, seed: int = 0, size: int = 256,
-            solved: dict | None = None) -> dict:
+            solved: dict | None = None, attach: Callable | None = None) -> dict:
     """K-fold CV over the context rows. ``sources``/``cols``/``solved`` per regressor input kind
     ("all", "last"); per fold each kind's regressor is fitted on its sources plus the other
-    folds' prompts (source ``dapomath``), never on the scored fold's prompts."""
+    folds' prompts (source ``dapomath``), never on the scored fold's prompts; ``attach(regs, held
+    prompt ids)`` adds neighbour outputs built without the held-out fold."""
     ctx = ds.outcomes[ds.outcomes["part"] == "context"]
     pids = np.array(sorted(set(ctx["prompt_id"])))
     rng = np.random.default_rng(seed)
@@ -148,6 +155,8 @@ def dapo_cv(methods, feats: Features, ds: Dataset, sources: dict[str, dict[str, 
             some = next(iter(src.values()))
             own = ridge_part(FoldedStats(some.mean, some.scale, some.proj), feats, ctx[f != k], 1.0, cols[kind])
             regs[kind] = fit_sources({**src, "dapomath": own}, ridge, mode, solved=(solved or {}).get(kind))
+        if attach is not None:
+            regs = attach(regs, set(pids[[fold_of[p] == k for p in pids]]))
         parts.append(score_models(methods, feats, ds, ctx[f != k], ctx[f == k], size, seed * 100 + k, regs))
     return summarise(merge(parts), group_of=lambda m: m.split("@")[-1])
 

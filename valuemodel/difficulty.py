@@ -13,6 +13,8 @@ from pathlib import Path
 
 import numpy as np
 
+from .neighbours import Neighbours
+
 EPS = 1e-3
 FOLDS = 5  # cross-fitting folds of the training prompts
 HASH_BITS = 16
@@ -54,31 +56,42 @@ class Regressor:
     proj: np.ndarray | None = None  # (F, HASH_BITS)
     fold_coef: np.ndarray | None = None  # (FOLDS, F, D)
     fold_bias: np.ndarray | None = None  # (FOLDS, D)
+    neighbours: Neighbours | None = None  # S more outputs: kNN soft labels over the last layer
 
     def standardise(self, x: np.ndarray) -> np.ndarray:
         return (np.asarray(x, np.float32) - self.mean) / self.scale  # (B, F)
 
-    def __call__(self, x: np.ndarray) -> np.ndarray:
-        return self.standardise(x) @ self.coef + self.bias  # (B, D)
+    def __call__(self, x: np.ndarray, neighbours: bool = False) -> np.ndarray:
+        """(B, F) -> (B, D), and with ``neighbours`` the neighbour outputs after them (B, D + S)."""
+        return self._with_neighbours(x, self.standardise(x) @ self.coef + self.bias, neighbours)
 
-    def cross_fitted(self, x: np.ndarray) -> np.ndarray:
+    def cross_fitted(self, x: np.ndarray, neighbours: bool = False) -> np.ndarray:
         """(B, F) -> (B, D), each row by the fold regressor that left its fold out."""
         if self.fold_coef is None:
-            return self(x)
+            return self(x, neighbours)
         z = self.standardise(x)
         f = hash_folds(z, self.proj)  # (B,)
-        return np.einsum("bf,bfd->bd", z, self.fold_coef[f]) + self.fold_bias[f]
+        return self._with_neighbours(x, np.einsum("bf,bfd->bd", z, self.fold_coef[f]) + self.fold_bias[f], neighbours)
+
+    def _with_neighbours(self, x: np.ndarray, d: np.ndarray, neighbours: bool) -> np.ndarray:
+        if not neighbours or self.neighbours is None:
+            return d
+        last = np.asarray(x, np.float32)[:, -self.neighbours.keys.shape[1] :]  # the last layer's mean
+        return np.concatenate([d, self.neighbours(last)], 1)
 
     def arrays(self) -> dict[str, np.ndarray]:
         a = {"mean": self.mean, "scale": self.scale, "coef": self.coef, "bias": self.bias}
         if self.fold_coef is not None:
             a |= {"proj": self.proj, "fold_coef": self.fold_coef, "fold_bias": self.fold_bias}
+        if self.neighbours is not None:
+            a |= self.neighbours.arrays()
         return a
 
     @classmethod
     def from_arrays(cls, a: dict) -> "Regressor":
         f = lambda k: np.asarray(a[k], np.float32) if k in a else None  # noqa: E731
-        return cls(f("mean"), f("scale"), f("coef"), f("bias"), f("proj"), f("fold_coef"), f("fold_bias"))
+        return cls(f("mean"), f("scale"), f("coef"), f("bias"), f("proj"), f("fold_coef"), f("fold_bias"),
+                   Neighbours.from_arrays(a))
 
     @classmethod
     def load(cls, path: str | Path) -> "Regressor":
@@ -165,6 +178,18 @@ class CalibrationPrior:
     bias_precision: float = 1e-2  # weak prior holding a near logit(profile mean) - b0 . mean d
 
 
+def fit_logistic(Z: np.ndarray, y: np.ndarray, theta0: np.ndarray, prec: np.ndarray, steps: int = 8) -> np.ndarray:
+    """Logistic regression of soft labels y (N,) on columns Z (N, K) with a Gaussian prior
+    N(theta0, prec^-1) (prec (K, K)), by Newton steps from theta0 -> theta (K,)."""
+    theta = theta0.copy()
+    for _ in range(steps):
+        p = sigmoid(Z @ theta)
+        g = Z.T @ (p - y) + prec @ (theta - theta0)
+        H = (Z * (p * (1 - p))[:, None]).T @ Z + prec
+        theta = theta - np.linalg.solve(H, g)
+    return theta
+
+
 def fit_calibration(d: np.ndarray, y: np.ndarray, prior: CalibrationPrior, steps: int = 8) -> tuple[float, np.ndarray]:
     """Profile rows' difficulty scores d (N, D) and scores y (N,) in [0, 1] -> (a, b (D,)) of
     logit P = a + d @ b; logistic regression on soft labels, Newton steps, Gaussian prior."""
@@ -174,12 +199,7 @@ def fit_calibration(d: np.ndarray, y: np.ndarray, prior: CalibrationPrior, steps
     b0 = np.full(d.shape[1], prior.slope)
     theta0 = np.concatenate([[logit(y.mean()) - d.mean(0) @ b0], b0])
     prec = np.diag([prior.bias_precision] + [prior.slope_precision] * d.shape[1])
-    theta = theta0.copy()
-    for _ in range(steps):
-        p = sigmoid(Z @ theta)
-        g = Z.T @ (p - y) + prec @ (theta - theta0)
-        H = (Z * (p * (1 - p))[:, None]).T @ Z + prec
-        theta = theta - np.linalg.solve(H, g)
+    theta = fit_logistic(Z, y, theta0, prec, steps)
     return float(theta[0]), theta[1:]
 
 

@@ -23,6 +23,7 @@ from .encoder_spec import identity
 from .heads.difficulty import DifficultyConfig
 from .layer_cache import get_layers
 from .model import DIFFICULTY_FILE, V0
+from .neighbours import Neighbours
 
 SOURCES = ("llmrouter_dcrouter9", "routellm_2model", "alpacaeval2_wgpt4t", "dapomath")  # licences allow shipping
 
@@ -41,6 +42,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--knn-weight", type=float, default=0.5)
     parser.add_argument("--context", choices=["icl", "noadapter", "none"], default="icl")
     parser.add_argument("--context-weight", type=float, default=0.3)
+    parser.add_argument("--neighbours", nargs="*", default=[], metavar="DATASET",
+                        help="sources whose prompts also give neighbour difficulty outputs (valuemodel/neighbours.py)")
+    parser.add_argument("--nb-k", type=int, default=64)
+    parser.add_argument("--nb-temperature", type=float, default=0.05)
+    parser.add_argument("--blend", choices=["fixed", "stacked"], default="fixed",
+                        help="fixed: --context-weight; stacked: blend weights fitted per profile")
+    parser.add_argument("--blend-precision", type=float, default=20.0)
     parser.add_argument("--slope-precision", type=float, default=50.0)
     parser.add_argument("--cross-fit", action="store_true", help="score profile rows out of their hash fold")
 
@@ -57,7 +65,8 @@ def run(args: argparse.Namespace) -> int:
     b = v0.backbone
     cfg = DifficultyConfig(n_layers=b.n_layers, hidden_size=b.hidden_size, adapter_dim=v0.config.adapter.out_dim,
                            knn=args.knn, knn_weight=args.knn_weight, slope_precision=args.slope_precision,
-                           context=args.context, context_weight=args.context_weight, cross_fit=args.cross_fit)
+                           context=args.context, context_weight=args.context_weight, cross_fit=args.cross_fit,
+                           blend=args.blend, blend_precision=args.blend_precision, neighbours=bool(args.neighbours))
     feats, targets = {}, {}
     for name in args.datasets:
         ds = source_rows(args.data, name)
@@ -70,6 +79,13 @@ def run(args: argparse.Namespace) -> int:
     proj = hash_projection(len(mean))
     stats = {n: FoldedStats(mean, scale, proj).part(feats[n], targets[n], np.ones(len(targets[n]))) for n in args.datasets}
     regressor = fit_sources(stats, args.ridge, args.mode)
+    unknown = sorted(set(args.neighbours) - set(args.datasets))
+    if unknown:
+        raise SystemExit(f"--neighbours names sources not in --datasets: {unknown}")
+    if args.neighbours:
+        last = slice((b.n_layers - 1) * b.hidden_size, b.n_layers * b.hidden_size)
+        parts = [(feats[n][:, last], targets[n]) for n in sorted(args.neighbours)]
+        regressor.neighbours = Neighbours.build(parts, k=args.nb_k, temperature=args.nb_temperature)
     out = Path(args.out or args.weights)
     v0.config.difficulty = cfg
     v0.config.default_head = "difficulty"
@@ -81,11 +97,16 @@ def run(args: argparse.Namespace) -> int:
         "backbone": b.config.name_or_path, "backbone_weights_sha256": b.weights_key, "max_tokens": b.config.max_tokens,
         "backbone_identity": identity(b),
         "features": f"masked mean of each of {b.n_layers} layers (embeddings + transformer layers), flattened",
-        "sources": sorted(args.datasets), "outputs": sorted(args.datasets) if args.mode == "per-source" else ["pooled"],
+        "sources": sorted(args.datasets),
+        "outputs": (sorted(args.datasets) if args.mode == "per-source" else ["pooled"])
+        + [f"neighbours:{n}" for n in sorted(args.neighbours)],
+        "neighbours": {"sources": sorted(args.neighbours), "k": args.nb_k, "temperature": args.nb_temperature,
+                       "keys": "last layer's masked mean, unit, float16"} if args.neighbours else None,
         "prompts": {n: int(len(targets[n])) for n in args.datasets}, "ridge": args.ridge, "mode": args.mode,
         "labels": "soft: a prompt's mean score over the source's models (DAPO-Math: context rows)",
         "head": asdict(cfg),
     }
     v0.save(out, raw)
-    print(f"wrote {out / DIFFICULTY_FILE} (D = {regressor.coef.shape[1]}) and {out / CONFIG_FILE}")
+    D = regressor.coef.shape[1] + (regressor.neighbours.n_sources if regressor.neighbours is not None else 0)
+    print(f"wrote {out / DIFFICULTY_FILE} (D = {D}) and {out / CONFIG_FILE}")
     return 0

@@ -8,6 +8,8 @@ For one candidate with profile rows (x_i, y_i):
 and for a query q:
     P_d = clip(sigmoid(a + d(q) . b) + w_knn * kNN-mean of r over q's neighbours)
     logit P = (1 - w_ctx) logit P_d + w_ctx logit P_ctx(q | profile)    (P_ctx: the ``icl`` head)
+With ``blend = "stacked"`` the blend is fitted per profile instead: logit P = alpha + w_d logit P_d
++ w_ctx logit P_ctx, (alpha, w_d, w_ctx) from out-of-half predictions on the profile's own rows.
 
 Features (B, F) are ``layers+adapter``: the masked means of every backbone layer, flattened
 ((L+1) H columns), then the adapter's K d columns. The difficulty part is numpy only.
@@ -18,8 +20,10 @@ from __future__ import annotations
 import numpy as np
 
 from ..configs import DifficultyConfig  # noqa: F401  (re-exported)
-from ..difficulty import CalibrationPrior, Regressor, fit_calibration, logit, sigmoid
+from ..difficulty import CalibrationPrior, Regressor, fit_calibration, fit_logistic, logit, sigmoid
 from .base import ProfileState, check_states
+
+MIN_STACK_ROWS = 32  # below this a profile keeps the fixed blend
 
 
 def _numpy(x) -> np.ndarray:
@@ -40,36 +44,69 @@ class DifficultyHead:
 
     def difficulty(self, x: np.ndarray) -> np.ndarray:
         """features (B, F) -> shared difficulty scores (B, D) (higher: easier)."""
-        return self.regressor(self.config.regressor_input(x))
+        return self.regressor(self.config.regressor_input(x), self.config.neighbours)
 
     def fit(self, features, scores, fingerprint: str) -> ProfileState:
         x, y = _numpy(features), _numpy(scores).astype(np.float64)
+        data = self._fit_parts(x, y, fingerprint)
+        if self.config.blend == "stacked" and self.context is not None and len(x) >= MIN_STACK_ROWS:
+            data["blend"] = self._stack(x, y, fingerprint)
+        return ProfileState(self.name, fingerprint, len(x), data)
+
+    def predict(self, states: list[ProfileState], query) -> np.ndarray:
+        check_states(states, self.name)
+        pd_, pc = self._parts([s.data for s in states], _numpy(query))
+        if pc is None:
+            return pd_
+        w = self.config.context_weight
+        out = np.empty_like(pd_)
+        for m, s in enumerate(states):
+            alpha, wd, wc = s.data.get("blend", (0.0, 1 - w, w))
+            out[m] = sigmoid(alpha + wd * logit(pd_[m]) + wc * logit(pc[m]))
+        return out.astype(np.float32)
+
+    def _fit_parts(self, x: np.ndarray, y: np.ndarray, fingerprint: str) -> dict:
+        """Profile rows (N, F), scores (N,) -> calibration (a, b), kNN keys and residuals, and the
+        in-context head's state."""
         xr = self.config.regressor_input(x)
-        d = self.regressor.cross_fitted(xr) if self.config.cross_fit else self.regressor(xr)  # (N, D)
+        nb = self.config.neighbours
+        d = self.regressor.cross_fitted(xr, nb) if self.config.cross_fit else self.regressor(xr, nb)  # (N, D)
         a, b = fit_calibration(d, y, self.prior)
         data = {"a": a, "b": b, "keys": self.config.knn_keys(x), "r": y - sigmoid(a + d @ b)}
         if self.context is not None:
             cols = np.ascontiguousarray(x[:, self.config.context_cols()])  # numpy: each head converts
             data["context"] = self.context.fit(cols, y.astype(np.float32), fingerprint)
-        return ProfileState(self.name, fingerprint, len(x), data)
+        return data
 
-    def predict(self, states: list[ProfileState], query) -> np.ndarray:
-        check_states(states, self.name)
+    def _parts(self, datas: list[dict], q: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
+        """-> P from difficulty + kNN (M, Q) and from the in-context head (M, Q) or None."""
         c = self.config
-        q = _numpy(query)
-        d = self.difficulty(q)  # (Q,)
+        d = self.difficulty(q)  # (Q, D)
         qk = c.knn_keys(q)  # (Q, F') or None
-        out = np.empty((len(states), len(q)), dtype=np.float32)
-        for m, s in enumerate(states):
-            p = sigmoid(s.data["a"] + d @ s.data["b"])  # (Q,)
+        out = np.empty((len(datas), len(q)), dtype=np.float32)
+        for m, s in enumerate(datas):
+            p = sigmoid(s["a"] + d @ s["b"])  # (Q,)
             if qk is not None and c.knn_weight:
-                p = p + c.knn_weight * self._knn(qk, s.data["keys"], s.data["r"])
+                p = p + c.knn_weight * self._knn(qk, s["keys"], s["r"])
             out[m] = np.clip(p, 1e-4, 1 - 1e-4)
-        if self.context is not None:  # all candidates in one batched pass
-            cols = np.ascontiguousarray(q[:, c.context_cols()])
-            pc = self.context.predict([s.data["context"] for s in states], cols)  # (M, Q)
-            out = sigmoid((1 - c.context_weight) * logit(out) + c.context_weight * logit(pc)).astype(np.float32)
-        return out
+        if self.context is None:
+            return out, None
+        cols = np.ascontiguousarray(q[:, c.context_cols()])  # all candidates in one batched pass
+        return out, np.asarray(self.context.predict([s["context"] for s in datas], cols), np.float32)
+
+    def _stack(self, x: np.ndarray, y: np.ndarray, fingerprint: str) -> np.ndarray:
+        """Blend weights (alpha, w_d, w_ctx) for this profile: each half of its rows is predicted
+        by both parts fitted on the other half, then logit y ~ alpha + w_d logit P_d + w_ctx logit
+        P_ctx is fitted on those out-of-half predictions, with a prior at the fixed blend."""
+        c = self.config
+        half = np.random.default_rng(len(x)).permutation(len(x)) % 2  # (N,) a function of N alone
+        zd, zc = np.empty(len(x)), np.empty(len(x))
+        for k in (0, 1):
+            pd_, pc = self._parts([self._fit_parts(x[half != k], y[half != k], fingerprint)], x[half == k])
+            zd[half == k], zc[half == k] = logit(pd_[0]), logit(pc[0])
+        Z = np.stack([np.ones(len(x)), zd, zc], 1)  # (N, 3)
+        theta0 = np.array([0.0, 1 - c.context_weight, c.context_weight])
+        return fit_logistic(Z, y, theta0, np.eye(3) * c.blend_precision)
 
     def _knn(self, q: np.ndarray, keys: np.ndarray, r: np.ndarray) -> np.ndarray:
         c = self.config
