@@ -64,6 +64,7 @@ def main() -> None:
     ap.add_argument("--context-weight", type=float, default=0.3)
     ap.add_argument("--nb-k", type=int, default=64, help="neighbour difficulty: neighbours per source")
     ap.add_argument("--nb-temperature", type=float, default=0.05)
+    ap.add_argument("--nb-sources", nargs="*", default=[], help="neighbour difficulty from these sources only (default all)")
     ap.add_argument("--blend-precision", type=float, default=20.0, help="stacked blend: prior precision")
     ap.add_argument("--cross-fit", action="store_true", help="score profile rows with out-of-fold regressors")
     ap.add_argument("--pool", type=float, nargs="*", default=[], help="also serve-time pooling with these weights")
@@ -102,7 +103,7 @@ def main() -> None:
         """The regressors of every input kind with neighbour outputs from the training prompts
         (source ``drop`` less the ``held`` prompts)."""
         parts = []
-        for n in sorted(nb_parts):
+        for n in sorted(args.nb_sources or nb_parts):
             pids, x, y = nb_parts[n]
             keep = ~np.isin(pids, list(held)) if n == drop else np.ones(len(pids), bool)
             parts.append((x[keep], y[keep]))

@@ -5,12 +5,13 @@ The ridge regressor (difficulty.py) is linear in the pooled features; this is it
 companion, and each source adds one more difficulty output for the per-candidate calibration.
 An identical prompt (cosine > 1 - 1e-5, both rounded to float16) is never its own neighbour, so profile rows drawn from
 the training prompts are scored as a new prompt would be. Keys are the last layer's masked mean,
-unit length, stored as float16; numpy only.
+unit length, stored as float16 and held in memory as float32 (R x H x 4 bytes); numpy only.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 
@@ -37,14 +38,18 @@ class Neighbours:
     def n_sources(self) -> int:
         return len(self.mean)
 
+    @cached_property
+    def _by_source(self) -> list[tuple[np.ndarray, np.ndarray]]:
+        """Per source: unit float32 keys (R_s, H) and the rows' indices (R_s,), made once."""
+        keys = unit(self.keys)
+        return [(keys[self.source == s], np.flatnonzero(self.source == s)) for s in range(self.n_sources)]
+
     def raw(self, x: np.ndarray) -> np.ndarray:
         """Last-layer means (B, H) -> kNN mean soft label per source (B, S)."""
         q = unit(unit(x).astype(np.float16))  # rounded as the keys were, so an identical prompt gives 1
-        keys = unit(self.keys)
         out = np.empty((len(q), self.n_sources), np.float32)
-        for s in range(self.n_sources):
-            sel = self.source == s
-            ks, ys = keys[sel], self.labels[sel]
+        for s, (ks, rows) in enumerate(self._by_source):
+            ys = self.labels[rows]
             k = min(self.k, len(ys) - 1)
             for i in range(0, len(q), CHUNK):
                 sim = q[i : i + CHUNK] @ ks.T  # (b, R_s)
