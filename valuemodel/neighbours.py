@@ -24,6 +24,14 @@ def unit(x: np.ndarray) -> np.ndarray:
     return x / np.maximum(np.linalg.norm(x, axis=1, keepdims=True), 1e-9)
 
 
+def top_k(sim: np.ndarray, k: int, temperature: float) -> tuple[np.ndarray, np.ndarray]:
+    """Similarities (B, R) -> the k most similar columns (B, k) and their softmax-over-similarity
+    weights (B, k), unnormalised (1 for the most similar)."""
+    idx = np.argpartition(-sim, k - 1, axis=1)[:, :k]
+    top = np.take_along_axis(sim, idx, 1)
+    return idx, np.exp((top - top.max(1, keepdims=True)) / temperature)
+
+
 @dataclass
 class Neighbours:
     keys: np.ndarray  # (R, H) float16, unit rows
@@ -54,9 +62,7 @@ class Neighbours:
             for i in range(0, len(q), CHUNK):
                 sim = q[i : i + CHUNK] @ ks.T  # (b, R_s)
                 sim[sim > SELF] = -np.inf
-                idx = np.argpartition(-sim, k - 1, axis=1)[:, :k]  # (b, k)
-                top = np.take_along_axis(sim, idx, 1)
-                w = np.exp((top - top.max(1, keepdims=True)) / self.temperature)
+                idx, w = top_k(sim, k, self.temperature)  # (b, k)
                 out[i : i + CHUNK, s] = (w * ys[idx]).sum(1) / w.sum(1)
         return out
 

@@ -21,6 +21,7 @@ import numpy as np
 
 from ..configs import DifficultyConfig  # noqa: F401  (re-exported)
 from ..difficulty import CalibrationPrior, Regressor, fit_calibration, fit_logistic, logit, sigmoid
+from ..neighbours import top_k
 from .base import ProfileState, check_states
 
 MIN_STACK_ROWS = 32  # below this a profile keeps the fixed blend
@@ -112,7 +113,5 @@ class DifficultyHead:
         c = self.config
         sim = q @ keys.T  # (Q, N)
         k = min(c.k, sim.shape[1])
-        idx = np.argpartition(-sim, k - 1, axis=1)[:, :k]  # (Q, k)
-        top = np.take_along_axis(sim, idx, 1)
-        w = np.exp((top - top.max(1, keepdims=True)) / c.temperature)  # (Q, k)
+        idx, w = top_k(sim, k, c.temperature)  # (Q, k)
         return (w * r[idx]).sum(1) / (w.sum(1) + c.knn_prior)  # (Q,)
