@@ -64,6 +64,7 @@ def main() -> None:
     ap.add_argument("--context-weight", type=float, default=0.3)
     ap.add_argument("--nb-k", type=int, default=64, help="neighbour difficulty: neighbours per source")
     ap.add_argument("--nb-temperature", type=float, default=0.05)
+    ap.add_argument("--nb-dim", type=int, default=None, help="neighbour keys in this many principal directions")
     ap.add_argument("--nb-sources", nargs="*", default=[], help="neighbour difficulty from these sources only (default all)")
     ap.add_argument("--blend-precision", type=float, default=20.0, help="stacked blend: prior precision")
     ap.add_argument("--cross-fit", action="store_true", help="score profile rows with out-of-fold regressors")
@@ -107,7 +108,7 @@ def main() -> None:
             pids, x, y = nb_parts[n]
             keep = ~np.isin(pids, list(held)) if n == drop else np.ones(len(pids), bool)
             parts.append((x[keep], y[keep]))
-        nb = Neighbours.build(parts, k=args.nb_k, temperature=args.nb_temperature)
+        nb = Neighbours.build(parts, k=args.nb_k, temperature=args.nb_temperature, dim=args.nb_dim)
         return {k: replace(r, neighbours=nb) for k, r in regs.items()}
 
     def methods(d: str) -> dict:

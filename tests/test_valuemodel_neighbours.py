@@ -48,3 +48,16 @@ def test_regressor_appends_neighbour_outputs_and_round_trips():
     back = Regressor.from_arrays(reg.arrays())
     np.testing.assert_allclose(back(feats, True), reg(feats, True), atol=1e-6)
     assert Regressor.from_arrays({k: v for k, v in reg.arrays().items() if not k.startswith("nb_")}).neighbours is None
+
+
+def test_keys_in_a_principal_subspace_are_smaller_and_still_exclude_the_query():
+    x, y = source(400, 6)
+    full, small = Neighbours.build([(x, y)], k=16, temperature=0.1), Neighbours.build([(x, y)], k=16, temperature=0.1, dim=4)
+    assert small.keys.shape == (400, 4) and small.in_dim == 16
+    assert np.corrcoef(small(x)[:, 0], full(x)[:, 0])[0, 1] > 0.5  # the label lies in the top directions
+    small.labels[0] = 1.0 - small.labels[0]
+    before = small.raw(x[:1])
+    small.labels[0] = 1.0 - small.labels[0]
+    np.testing.assert_allclose(small.raw(x[:1]), before, atol=1e-6)
+    back = Neighbours.from_arrays(small.arrays())
+    np.testing.assert_allclose(back(x), small(x), atol=1e-6)

@@ -76,7 +76,7 @@ class Regressor:
     def _with_neighbours(self, x: np.ndarray, d: np.ndarray, neighbours: bool) -> np.ndarray:
         if not neighbours or self.neighbours is None:
             return d
-        last = np.asarray(x, np.float32)[:, -self.neighbours.keys.shape[1] :]  # the last layer's mean
+        last = np.asarray(x, np.float32)[:, -self.neighbours.in_dim :]  # the last layer's mean
         return np.concatenate([d, self.neighbours(last)], 1)
 
     def arrays(self) -> dict[str, np.ndarray]:

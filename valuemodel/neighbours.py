@@ -34,13 +34,27 @@ def top_k(sim: np.ndarray, k: int, temperature: float) -> tuple[np.ndarray, np.n
 
 @dataclass
 class Neighbours:
-    keys: np.ndarray  # (R, H) float16, unit rows
+    keys: np.ndarray  # (R, H), or (R, r) in the PCA subspace: float16, unit rows
     labels: np.ndarray  # (R,) float32 soft labels
     source: np.ndarray  # (R,) int32 in [0, S)
     mean: np.ndarray  # (S,) of the raw outputs over the training prompts (leave-self-out)
     scale: np.ndarray  # (S,)
     k: int = 64
     temperature: float = 0.05
+    center: np.ndarray | None = None  # (H,) with ``basis``: keys live in a PCA subspace
+    basis: np.ndarray | None = None  # (H, r)
+
+    def embed(self, x: np.ndarray) -> np.ndarray:
+        """Last-layer means (B, H) -> unit keys (B, H or r), rounded to float16 as stored."""
+        u = unit(x)
+        if self.basis is not None:
+            u = unit((u - self.center) @ self.basis)
+        return u.astype(np.float16)
+
+    @property
+    def in_dim(self) -> int:
+        """H: the width of the last-layer means it reads."""
+        return self.basis.shape[0] if self.basis is not None else self.keys.shape[1]
 
     @property
     def n_sources(self) -> int:
@@ -54,7 +68,7 @@ class Neighbours:
 
     def raw(self, x: np.ndarray) -> np.ndarray:
         """Last-layer means (B, H) -> kNN mean soft label per source (B, S)."""
-        q = unit(unit(x).astype(np.float16))  # rounded as the keys were, so an identical prompt gives 1
+        q = unit(self.embed(x))  # rounded as the keys were, so an identical prompt gives 1
         out = np.empty((len(q), self.n_sources), np.float32)
         for s, (ks, rows) in enumerate(self._by_source):
             ys = self.labels[rows]
@@ -71,13 +85,19 @@ class Neighbours:
         return (self.raw(x) - self.mean) / self.scale
 
     @classmethod
-    def build(cls, parts: list[tuple[np.ndarray, np.ndarray]], k: int = 64, temperature: float = 0.05) -> "Neighbours":
-        """``parts``: per source, (last-layer means (P, H), soft labels (P,))."""
-        keys = np.concatenate([unit(x) for x, _ in parts]).astype(np.float16)
+    def build(cls, parts: list[tuple[np.ndarray, np.ndarray]], k: int = 64, temperature: float = 0.05,
+              dim: int | None = None) -> "Neighbours":
+        """``parts``: per source, (last-layer means (P, H), soft labels (P,)); ``dim``: keep keys in
+        the top ``dim`` principal directions of the unit keys (smaller, approximate cosines)."""
+        u = np.concatenate([unit(x) for x, _ in parts])
         labels = np.concatenate([np.asarray(y, np.float32) for _, y in parts])
         source = np.concatenate([np.full(len(y), s, np.int32) for s, (_, y) in enumerate(parts)])
         S = len(parts)
-        nb = cls(keys, labels, source, np.zeros(S, np.float32), np.ones(S, np.float32), k, temperature)
+        nb = cls(u[:0].astype(np.float16), labels, source, np.zeros(S, np.float32), np.ones(S, np.float32), k, temperature)
+        if dim is not None and dim < u.shape[1]:
+            nb.center = u.mean(0)
+            nb.basis = np.linalg.svd(u - nb.center, full_matrices=False)[2][:dim].T.astype(np.float32)  # (H, r)
+        nb.keys = nb.embed(u)
         r = np.concatenate([nb.raw(x)[:, s] for s, (x, _) in enumerate(parts)])  # each source on its own prompts
         nb.mean = np.array([r[source == s].mean() for s in range(S)], np.float32)
         nb.scale = np.array([max(r[source == s].std(), 1e-6) for s in range(S)], np.float32)
@@ -86,7 +106,8 @@ class Neighbours:
     def arrays(self) -> dict[str, np.ndarray]:
         return {"nb_keys": self.keys, "nb_labels": self.labels, "nb_source": self.source, "nb_mean": self.mean,
                 "nb_scale": self.scale, "nb_k": np.array([self.k], np.int32),
-                "nb_temperature": np.array([self.temperature], np.float32)}
+                "nb_temperature": np.array([self.temperature], np.float32)} | (
+                    {"nb_center": self.center, "nb_basis": self.basis} if self.basis is not None else {})
 
     @classmethod
     def from_arrays(cls, a: dict) -> "Neighbours | None":
@@ -94,4 +115,5 @@ class Neighbours:
             return None
         return cls(np.asarray(a["nb_keys"], np.float16), np.asarray(a["nb_labels"], np.float32),
                    np.asarray(a["nb_source"], np.int32), np.asarray(a["nb_mean"], np.float32),
-                   np.asarray(a["nb_scale"], np.float32), int(a["nb_k"][0]), float(a["nb_temperature"][0]))
+                   np.asarray(a["nb_scale"], np.float32), int(a["nb_k"][0]), float(a["nb_temperature"][0]),
+                   *(np.asarray(a[k], np.float32) if k in a else None for k in ("nb_center", "nb_basis")))
