@@ -126,7 +126,7 @@ def test_train_export_load_and_serve_on_a_tiny_qwen3(tiny, data, tmp_path, monke
     difficulty_train.add_arguments(parser)
     args = parser.parse_args(["--data", str(data), "--weights", str(weights), "--datasets", "tiny",
                               "--cache", str(tmp_path / "layers"), "--knn", "pooled",
-                              "--neighbours", "tiny"])
+                              "--neighbours", "tiny", "--nb-dim", "8"])
     monkeypatch.setattr(difficulty_train, "source_rows", lambda root, name: difficulty_train.load_dataset(data / name))
     assert difficulty_train.run(args) == 0
     raw = json.loads((weights / "config.json").read_text())

@@ -46,6 +46,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="sources whose prompts also give neighbour difficulty outputs (valuemodel/neighbours.py)")
     parser.add_argument("--nb-k", type=int, default=64)
     parser.add_argument("--nb-temperature", type=float, default=0.05)
+    parser.add_argument("--nb-dim", type=int, default=None, help="neighbour keys in this many principal directions")
     parser.add_argument("--blend", choices=["fixed", "stacked"], default="fixed",
                         help="fixed: --context-weight; stacked: blend weights fitted per profile")
     parser.add_argument("--blend-precision", type=float, default=20.0)
@@ -85,7 +86,7 @@ def run(args: argparse.Namespace) -> int:
     if args.neighbours:
         last = slice((b.n_layers - 1) * b.hidden_size, b.n_layers * b.hidden_size)
         parts = [(feats[n][:, last], targets[n]) for n in sorted(args.neighbours)]
-        regressor.neighbours = Neighbours.build(parts, k=args.nb_k, temperature=args.nb_temperature)
+        regressor.neighbours = Neighbours.build(parts, k=args.nb_k, temperature=args.nb_temperature, dim=args.nb_dim)
     out = Path(args.out or args.weights)
     v0.config.difficulty = cfg
     v0.config.default_head = "difficulty"
@@ -101,7 +102,7 @@ def run(args: argparse.Namespace) -> int:
         "outputs": (sorted(args.datasets) if args.mode == "per-source" else ["pooled"])
         + [f"neighbours:{n}" for n in sorted(args.neighbours)],
         "neighbours": {"sources": sorted(args.neighbours), "k": args.nb_k, "temperature": args.nb_temperature,
-                       "keys": "last layer's masked mean, unit, float16"} if args.neighbours else None,
+                       "keys": "last layer's masked mean, unit, float16", "dim": args.nb_dim} if args.neighbours else None,
         "prompts": {n: int(len(targets[n])) for n in args.datasets}, "ridge": args.ridge, "mode": args.mode,
         "labels": "soft: a prompt's mean score over the source's models (DAPO-Math: context rows)",
         "head": asdict(cfg),
