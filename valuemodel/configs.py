@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 
 from .backbone_files import BackboneConfig
+from .neighbours import unit
 
 DEFAULT_WEIGHTS = Path(__file__).resolve().parent / "weights" / "default"
 DIFFICULTY_FILE = "difficulty.safetensors"
@@ -95,7 +96,7 @@ class DifficultyConfig:
         if self.knn == "none":
             return None
         cols = x[:, self.layer_cols :] if self.knn == "adapter" else x[:, self.layer_cols - self.hidden_size : self.layer_cols]
-        return cols / np.maximum(np.linalg.norm(cols, axis=1, keepdims=True), 1e-9)
+        return unit(cols)
 
 
 def feature_width(kind: str, adapter_dim: int, hidden_size: int, n_layers: int = 7) -> int:

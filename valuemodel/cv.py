@@ -24,6 +24,7 @@ import torch
 from .data import Dataset, split_by_prompt
 from .difficulty import FoldedStats, fit_sources, prompt_targets
 from .metrics import auc
+from .neighbours import unit
 
 Method = Callable[..., np.ndarray]
 
@@ -214,8 +215,7 @@ def pooled(base: Method, cols: slice, weight: float, k: int = 64) -> Method:
 
     def run(px, py, pt, qx, qt, pool=None, **kw):
         p = base(px, py, pt, qx, qt, pool=pool, **kw)
-        keys = pool[0][:, cols] / np.linalg.norm(pool[0][:, cols], axis=1, keepdims=True)
-        q = qx[:, cols] / np.linalg.norm(qx[:, cols], axis=1, keepdims=True)
+        keys, q = unit(pool[0][:, cols]), unit(qx[:, cols])
         sim = q @ keys.T  # (Q, R)
         idx = np.argpartition(-sim, k - 1, axis=1)[:, :k]
         e = pool[1][idx].mean(1)  # (Q,)

@@ -3,8 +3,8 @@ prompt's mean score over that source's models) of a query's k nearest training p
 
 The ridge regressor (difficulty.py) is linear in the pooled features; this is its nonparametric
 companion, and each source adds one more difficulty output for the per-candidate calibration.
-An identical prompt (cosine > 1 - 1e-5, both rounded to float16) is never its own neighbour, so profile rows drawn from
-the training prompts are scored as a new prompt would be. Keys are the last layer's masked mean,
+An identical prompt (cosine > 1 - 1e-5, both rounded to float16) is never its own neighbour,
+so profile rows drawn from the training prompts are scored as a new prompt would be. Keys are the last layer's masked mean,
 unit length, stored as float16 and held in memory as float32 (R x H x 4 bytes); numpy only.
 """
 
@@ -92,12 +92,13 @@ class Neighbours:
         u = np.concatenate([unit(x) for x, _ in parts])
         labels = np.concatenate([np.asarray(y, np.float32) for _, y in parts])
         source = np.concatenate([np.full(len(y), s, np.int32) for s, (_, y) in enumerate(parts)])
-        S = len(parts)
-        nb = cls(u[:0].astype(np.float16), labels, source, np.zeros(S, np.float32), np.ones(S, np.float32), k, temperature)
+        center = basis = None
         if dim is not None and dim < u.shape[1]:
-            nb.center = u.mean(0)
-            nb.basis = np.linalg.svd(u - nb.center, full_matrices=False)[2][:dim].T.astype(np.float32)  # (H, r)
-        nb.keys = nb.embed(u)
+            center = u.mean(0)
+            basis = np.linalg.svd(u - center, full_matrices=False)[2][:dim].T.astype(np.float32)  # (H, r)
+        S = len(parts)
+        nb = cls(None, labels, source, np.zeros(S, np.float32), np.ones(S, np.float32), k, temperature, center, basis)
+        nb.keys = nb.embed(u)  # embedding needs center and basis, so the keys come last
         r = np.concatenate([nb.raw(x)[:, s] for s, (x, _) in enumerate(parts)])  # each source on its own prompts
         nb.mean = np.array([r[source == s].mean() for s in range(S)], np.float32)
         nb.scale = np.array([max(r[source == s].std(), 1e-6) for s in range(S)], np.float32)
