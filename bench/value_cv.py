@@ -51,6 +51,24 @@ def variants(base: DifficultyConfig) -> dict[str, DifficultyConfig]:
     }
 
 
+def per_source(row: dict, models: list[str]) -> dict:
+    """A method's summary restricted to ``models``: mean AUC on the oracle's rows."""
+    return {"oracle_rows_auc": float(np.nanmean([row["oracle_rows_per_model"][m] for m in models
+                                                   if m in row["oracle_rows_per_model"]]))}
+
+
+def ceiling(d: str, runs: list[dict], table: dict) -> None:
+    """On the rows where another model answered the prompt: each method's AUC and the share of
+    the gap from task_rate to the oracle (other models' outcomes) that it recovers."""
+    on = {name: float(np.mean([r[name]["oracle_rows_auc"] for r in runs])) for name in runs[0]}
+    lo, hi = on["task_rate"], on["oracle_others"]
+    for name, v in on.items():
+        table.setdefault(name, {})["oracle_rows_mean"] = v
+        share = (v - lo) / (hi - lo) if hi > lo else float("nan")
+        table[name]["ceiling_share"] = share
+        print(f"{d:<20} on oracle rows {name:<20} {v:.3f}  share of task_rate→oracle gap {share:+.2f}", flush=True)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--data", required=True)
@@ -73,6 +91,7 @@ def main() -> None:
     ap.add_argument("--profile-size", type=int, default=256)
     ap.add_argument("--json", default=None)
     ap.add_argument("--weights", default=None, help="checkpoint whose adapter and in-context heads are used")
+    ap.add_argument("--only", nargs="*", default=[], help="run only these methods (plus the pairs', task_rate and oracle_others)")
     ap.add_argument("--pairs", nargs="*", default=[], help="METHOD:BASELINE pairs to bootstrap (paired, per run)")
     args = ap.parse_args()
 
@@ -88,6 +107,7 @@ def main() -> None:
     regs = {"all": slice(0, cfg.layer_cols), "last": slice(cfg.layer_cols - H, cfg.layer_cols)}
     mean, scale = standardiser(np.concatenate([feats[n].x[:, : cfg.layer_cols] for n in LICENSED]))
     dctx = ds["dapomath"].outcomes[ds["dapomath"].outcomes["part"] == "context"]
+    dapo_ctx = ds["dapomath"].select_rows((ds["dapomath"].outcomes["part"] == "context").to_numpy())
 
     def sources(kind: str) -> dict[str, FoldedStats]:
         """Ridge statistics per licensed source (DAPO-Math: context rows)."""
@@ -116,13 +136,14 @@ def main() -> None:
         adapter = slice(cfg.layer_cols, cfg.layer_cols + A)
         m = {"task_rate": task_rate, "knn": head_method(v0.with_head("knn").head, pooled_cols),
              "icl": head_method(v0.with_head("icl").head, adapter), "noadapter": head_method(v0.with_head("noadapter").head, pooled_cols)}
-        if d not in ("dapomath", "val", "val-dapo"):
-            m["oracle_others"] = oracle_others(ds[d])
+        held = {"val": [ds[n] for n in VAL_SETS], "val-dapo": [dapo_ctx], "dapomath": [dapo_ctx]}
+        m["oracle_others"] = oracle_others(*(held[d] if d in held else [ds[d]]))
         ctx = {"icl": v0.with_head("icl").head, "noadapter": v0.with_head("noadapter").head}
         m |= {k: difficulty_method(c, ctx) for k, c in variants(cfg).items()}
         for w in args.pool:  # serve-time pooling over all candidates' profiles
             m[f"difficulty+pool{w:g}"] = pooled(m["difficulty"], pooled_cols, w)
-        return m
+        keep = set(args.only or m) | {x for pair in args.pairs for x in pair.split(":")} | {"oracle_others", "task_rate"}
+        return {k: v for k, v in m.items() if k in keep}
 
     results: dict = {"args": vars(args), "sets": {}}
     full = {k: sources(k) for k in regs}
@@ -166,6 +187,10 @@ def main() -> None:
             table[name] = row
             extra = f"   grouped {row['grouped_mean']:.3f} ± {row['grouped_sd']:.3f}" if "grouped_mean" in row else ""
             print(f"{d:<20} {name:<28} {row['mean']:.3f} ± {row['sd']:.3f}  {' '.join(f'{v:.3f}' for v in vals)}{extra}", flush=True)
+        ceiling(d, runs, table)
+        if d == "val":  # the same per source (each source has its own models)
+            for n in VAL_SETS:
+                ceiling(f"val:{n}", [{k: per_source(v, ds[n].models) for k, v in r.items()} for r in runs], table.setdefault(n, {}))
         results["sets"][d] = {"table": table, "runs": runs, "bootstrap": boot}
     if args.json:
         Path(args.json).parent.mkdir(parents=True, exist_ok=True)

@@ -61,3 +61,27 @@ def test_hash_folds_depend_on_the_prompt_only():
     assert sum(counts) == 400 and min(counts) > 40  # every fold gets a share
     again = FoldedStats(x.mean(0), x.std(0), hash_projection(32)).part(x[::-1].copy(), rng.random(400), np.ones(400))
     assert [s.sw for s in again.folds] == counts  # order does not matter
+
+
+def test_oracle_others_is_defined_only_where_another_model_answered():
+    """The shared-difficulty ceiling: other models' mean score on the same prompt, NaN where the
+    scored model answered alone; every method is also summarised on the oracle's rows only."""
+    rows = [("a", "m1", 1.0), ("a", "m2", 1.0), ("a", "m3", 0.0),
+            ("b", "m1", 0.0), ("b", "m2", 0.0),
+            ("c", "m1", 1.0),  # answered by m1 alone
+            ("d", "m1", 0.0), ("d", "m3", 1.0)]
+    ds = Dataset("toy", {p: p for p in "abcd"}, {p: "t" for p in "abcd"},
+                 pd.DataFrame(rows, columns=["prompt_id", "model", "score"]))
+    other = Dataset("other", {"z": "z"}, {"z": "t"}, pd.DataFrame([("z", "x1", 1.0), ("z", "x2", 0.0)],
+                                                                  columns=["prompt_id", "model", "score"]))
+    oracle = cv.oracle_others(other, ds)
+    got = oracle(None, None, None, None, None, prompt_ids=["a", "b", "c", "d"], model="m1")
+    np.testing.assert_allclose(got[[0, 1, 3]], [0.5, 0.0, 1.0])
+    assert np.isnan(got[2])
+    np.testing.assert_allclose(oracle(None, None, None, None, None, prompt_ids=["z"], model="x1"), [0.0])
+
+    score = np.array([1.0, 0.0, 1.0, 0.0])
+    flat = np.array([0.9, 0.1, 0.0, 0.2])  # wrong only on c, the row the oracle lacks
+    res = cv.summarise({"oracle_others": {"m1": (got, score)}, "flat": {"m1": (flat, score)}})
+    assert res["oracle_others"]["mean_auc"] == 0.5  # on a, b, d: 0.5 ranks the positive between
+    assert res["flat"]["mean_auc"] == 0.5 and res["flat"]["oracle_rows_auc"] == 1.0

@@ -120,11 +120,22 @@ PAIRS: list[tuple[str, str]] = []  # (method, baseline) pairs to bootstrap; set 
 
 def summarise(preds: dict, group_of: Callable[[str], str] | None = None) -> dict:
     """Per-model AUC and mean; with ``group_of``, also AUC per group of models' pooled rows;
-    for every pair in ``PAIRS`` present here, a paired bootstrap of the difference."""
+    for every pair in ``PAIRS`` present here, a paired bootstrap of the difference. With an
+    ``oracle_others`` method, every method also gets ``oracle_rows_auc``: its mean AUC on the
+    rows where the oracle is defined (another model answered the prompt), the oracle's own
+    figures being on those rows only."""
+    oracle = preds.get("oracle_others")
+    rows = {m: np.isfinite(p) for m, (p, _) in oracle.items()} if oracle else {}
     res = {}
     for name, per in preds.items():
+        if name == "oracle_others":
+            per = {m: (p[rows[m]], s[rows[m]]) for m, (p, s) in per.items()}
         aucs = {m: auc(p, s) for m, (p, s) in per.items()}
         row = {"mean_auc": float(np.nanmean(list(aucs.values()))), "per_model": aucs}
+        if rows:
+            on = {m: auc(p[rows[m]], s[rows[m]]) for m, (p, s) in preds[name].items() if m in rows}
+            row["oracle_rows_auc"] = float(np.nanmean(list(on.values())))
+            row["oracle_rows_per_model"] = on
         if group_of is not None:
             groups: dict[str, list] = {}
             for m, (p, s) in per.items():
@@ -223,11 +234,13 @@ def pooled(base: Method, cols: slice, weight: float, k: int = 64) -> Method:
     return run
 
 
-def oracle_others(ds: Dataset) -> Method:
-    """Ceiling: the mean score of the other models on the same prompt (not a router)."""
-    table = ds.outcomes.pivot_table(index="prompt_id", columns="model", values="score")
+def oracle_others(*datasets: Dataset) -> Method:
+    """Ceiling for shared difficulty (not a router): the mean score of the other models on the
+    same prompt, from whichever dataset holds the scored model; NaN where no other model
+    answered it."""
+    tables = [d.outcomes.pivot_table(index="prompt_id", columns="model", values="score") for d in datasets]
 
     def run(px, py, pt, qx, qt, prompt_ids=(), model="", **_):
-        other = table.drop(columns=[model]).loc[list(prompt_ids)]
-        return other.mean(1).fillna(0.5).to_numpy()
+        table = next(t for t in tables if model in t.columns and set(prompt_ids) <= set(t.index))
+        return table.drop(columns=[model]).loc[list(prompt_ids)].mean(1).to_numpy(dtype=float)
     return run
