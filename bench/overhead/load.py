@@ -31,6 +31,7 @@ class Cell:
     ttft_p99_ms: float | None = None
     overhead_p50_ms: float | None = None
     overhead_p99_ms: float | None = None
+    cpu_ms_per_request: float | None = None  # the server's CPU time (all threads) per request, warm-up included
     models_answered: dict[str, int] = field(default_factory=dict)
     first_error: str | None = None
 

@@ -18,24 +18,29 @@ def ratios(cells: list[dict]) -> dict:
         out[key] = {
             "overhead_p50_ratio_vs_litellm": c["overhead_p50_ms"] / lp["overhead_p50_ms"],
             "rps_ratio_vs_litellm": c["rps"] / lp["rps"] if lp["rps"] else None,
+            "cpu_per_request_ratio_vs_litellm": (c["cpu_ms_per_request"] / lp["cpu_ms_per_request"]
+                                                 if c.get("cpu_ms_per_request") and lp.get("cpu_ms_per_request") else None),
         }
     return out
 
 
 def markdown(results: dict) -> str:
-    rows = ["| target | stream | conc | n | err | p50 ms | p95 ms | p99 ms | TTFT p50 ms | req/s | overhead p50 ms |",
-            "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    rows = ["| target | stream | conc | n | err | p50 ms | p95 ms | p99 ms | TTFT p50 ms | req/s | overhead p50 ms | server CPU ms/req |",
+            "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
     f = lambda v, d=1: "—" if v is None else f"{v:.{d}f}"  # noqa: E731
     for c in results["cells"]:
         rows.append(f"| {c['target']} | {'yes' if c['stream'] else 'no'} | {c['concurrency']} | {c['n']} | {c['errors']} | "
-                    f"{f(c['p50_ms'])} | {f(c['p95_ms'])} | {f(c['p99_ms'])} | {f(c['ttft_p50_ms'])} | {f(c['rps'])} | {f(c['overhead_p50_ms'])} |")
+                    f"{f(c['p50_ms'])} | {f(c['p95_ms'])} | {f(c['p99_ms'])} | {f(c['ttft_p50_ms'])} | {f(c['rps'])} | {f(c['overhead_p50_ms'])} | "
+                    f"{f(c.get('cpu_ms_per_request'))} |")
     rows += ["", "| server | start s | RSS idle MiB | RSS peak MiB |", "|---|---:|---:|---:|"]
     for name, s in results["servers"].items():
         rows.append(f"| {name} | {s['start_s']} | {s['rss_idle_mib']} | {s.get('rss_peak_mib', '—')} |")
     if results.get("ratios"):
-        rows += ["", "| gateway cell | overhead p50 / LiteLLM's | req/s / LiteLLM's |", "|---|---:|---:|"]
+        rows += ["", "| gateway cell | overhead p50 / LiteLLM's | req/s / LiteLLM's | CPU per request / LiteLLM's |",
+                 "|---|---:|---:|---:|"]
         for k, r in results["ratios"].items():
-            rows.append(f"| {k} | {f(r['overhead_p50_ratio_vs_litellm'], 2)} | {f(r['rps_ratio_vs_litellm'], 2)} |")
+            rows.append(f"| {k} | {f(r['overhead_p50_ratio_vs_litellm'], 2)} | {f(r['rps_ratio_vs_litellm'], 2)} | "
+                        f"{f(r.get('cpu_per_request_ratio_vs_litellm'), 2)} |")
     if results.get("routed_scorer"):
         rows += ["", f"Routed requests scored by: {results['routed_scorer']}"]
     rows += [f"Note: {n}" for n in results.get("notes", [])]

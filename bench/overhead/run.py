@@ -151,8 +151,10 @@ def main(argv: list[str] | None = None) -> int:
                 base_cell = None
                 for name, base, model, srv in targets:
                     if srv is not None:
+                        cpu0 = srv.cpu_s()
                         with srv.sample_peak():
                             cell = asyncio.run(run_cell(name, base, model, stream, conc, n, a.warmup, a.max_seconds, KEY))
+                        cell.cpu_ms_per_request = 1000 * (srv.cpu_s() - cpu0) / max(1, cell.n + a.warmup)
                     else:
                         cell = asyncio.run(run_cell(name, base, model, stream, conc, n, a.warmup, a.max_seconds, KEY))
                     if name == "direct":
@@ -163,7 +165,8 @@ def main(argv: list[str] | None = None) -> int:
                     results["cells"].append(asdict(cell))
                     print(f"{name:15s} stream={stream!s:5s} c={conc:<3d} n={cell.n:<4d} err={cell.errors:<3d} "
                           f"p50={cell.p50_ms or 0:7.1f}ms p99={cell.p99_ms or 0:7.1f}ms rps={cell.rps:7.1f}"
-                          + (f" ttft50={cell.ttft_p50_ms:6.1f}ms" if cell.ttft_p50_ms else ""), flush=True)
+                          + (f" ttft50={cell.ttft_p50_ms:6.1f}ms" if cell.ttft_p50_ms else "")
+                          + (f" cpu={cell.cpu_ms_per_request:5.1f}ms/req" if cell.cpu_ms_per_request else ""), flush=True)
         for s in servers:
             results["servers"][s.name]["rss_peak_mib"] = round(max(s.peak, s.rss()), 1)
     finally:

@@ -17,8 +17,8 @@ import httpx
 REPO = Path(__file__).resolve().parents[2]
 
 
-def tree_rss_mib(pid: int) -> float:
-    """Resident memory of a process and all its descendants (Linux /proc), MiB."""
+def _tree(pid: int) -> list[int]:
+    """A process and all its descendants (Linux /proc)."""
     children: dict[int, list[int]] = {}
     for d in os.listdir("/proc"):
         if d.isdigit():
@@ -28,10 +28,18 @@ def tree_rss_mib(pid: int) -> float:
                 children.setdefault(ppid, []).append(int(d))
             except (OSError, ValueError, IndexError):
                 pass
-    total, todo = 0, [pid]
+    out, todo = [], [pid]
     while todo:
         p = todo.pop()
+        out.append(p)
         todo += children.get(p, [])
+    return out
+
+
+def tree_rss_mib(pid: int) -> float:
+    """Resident memory of a process and all its descendants, MiB."""
+    total = 0
+    for p in _tree(pid):
         try:
             with open(f"/proc/{p}/status") as f:
                 for line in f:
@@ -40,6 +48,19 @@ def tree_rss_mib(pid: int) -> float:
         except OSError:
             pass
     return total / 1024
+
+
+def tree_cpu_s(pid: int) -> float:
+    """CPU time (user + system, every thread) of a process and its live descendants, seconds."""
+    total = 0
+    for p in _tree(pid):
+        try:
+            with open(f"/proc/{p}/stat") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+            total += int(fields[11]) + int(fields[12])  # utime, stime (clock ticks)
+        except (OSError, ValueError, IndexError):
+            pass
+    return total / os.sysconf("SC_CLK_TCK")
 
 
 class Server:
@@ -69,6 +90,9 @@ class Server:
 
     def rss(self) -> float:
         return tree_rss_mib(self.proc.pid)
+
+    def cpu_s(self) -> float:
+        return tree_cpu_s(self.proc.pid)
 
     @contextmanager
     def sample_peak(self) -> Iterator[None]:
