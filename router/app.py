@@ -148,9 +148,13 @@ def create_app(settings: Settings | None = None, *, scorer_factory: ScorerFactor
                 scorer.want(watcher.runtime.policies)  # the new file's (candidate, profile_size) pairs
                 await run_db(app, scorer.refresh)
 
-        tasks = [asyncio.create_task(_every(s, fn, name), name=name) for s, fn, name in
-                 ((settings.policy_reload_s, reload, "policy-reload"), (settings.profile_poll_s, sync, "profile-poll"))
-                 if s > 0]
+        async def publish_metrics() -> None:
+            app.state.metrics.publish_state()
+
+        every = [(settings.policy_reload_s, reload, "policy-reload"), (settings.profile_poll_s, sync, "profile-poll")]
+        if app.state.metrics.multiprocess:  # serve --workers N: each worker's figures for every scrape
+            every.append((metrics.STATE_EVERY_S, publish_metrics, "metrics-state"))
+        tasks = [asyncio.create_task(_every(s, fn, name), name=name) for s, fn, name in every if s > 0]
         await asyncio.to_thread(release_startup_memory)
         try:
             yield
@@ -162,6 +166,7 @@ def create_app(settings: Settings | None = None, *, scorer_factory: ScorerFactor
             await writer.close()
             engine.dispose()
             executors.shutdown()
+            app.state.metrics.close()
 
     app = FastAPI(title="V0 Gateway", version=version("v0-gateway"), lifespan=lifespan)
     app.state.settings = settings

@@ -9,7 +9,12 @@ A worker that dies is replaced by the supervisor. What is per process: see READM
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
+import shutil
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -34,6 +39,28 @@ def run(args: argparse.Namespace) -> int:
     workers = args.workers if args.workers is not None else settings.workers
     if workers < 1:
         raise SystemExit("--workers must be at least 1")
-    uvicorn.run("router.app:create_app", factory=True, host=args.host or settings.host,
-                port=args.port or settings.port, log_level=args.log_level, workers=workers)
+    with shared_metrics(workers):
+        uvicorn.run("router.app:create_app", factory=True, host=args.host or settings.host,
+                    port=args.port or settings.port, log_level=args.log_level, workers=workers)
     return 0
+
+
+@contextlib.contextmanager
+def shared_metrics(workers: int) -> Iterator[None]:
+    """With several workers, prometheus-client's multiprocess mode: a fresh folder (or the
+    operator's ``PROMETHEUS_MULTIPROC_DIR``, emptied) that every worker inherits, so that a scrape
+    reaching any worker reports all of them (router/api/metrics.py)."""
+    if workers < 2:
+        yield
+        return
+    given = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+    folder = Path(given) if given else Path(tempfile.mkdtemp(prefix="v0-metrics-"))
+    folder.mkdir(parents=True, exist_ok=True)
+    for old in folder.glob("*.db"):  # a previous run's figures
+        old.unlink()
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(folder)
+    try:
+        yield
+    finally:
+        if not given:
+            shutil.rmtree(folder, ignore_errors=True)

@@ -91,3 +91,24 @@ def test_kill_9_of_the_process_group_then_restart_replays_every_spooled_row(prox
         wait_until(lambda: list(spooled.rglob("decisions-*.jsonl")) == [], timeout=10)
     finally:
         gateway.stop()
+
+
+def scrape(gateway: GatewayProcess) -> tuple[float, list[float]]:
+    """(sum of v0_requests_total, v0_decision_log_written samples) from one scrape."""
+    lines = httpx.get(gateway.base_url + "/metrics").text.splitlines()  # a new connection: any worker
+    requests = sum(float(ln.split()[-1]) for ln in lines if ln.startswith("v0_requests_total{"))
+    return requests, [float(ln.split()[-1]) for ln in lines if ln.startswith("v0_decision_log_written")]
+
+
+@pytest.mark.parametrize("empty_database", ["postgresql"], indirect=True)
+def test_every_scrape_reports_both_workers(proxied_pg, tmp_path, upstream):
+    direct, _, _ = proxied_pg
+    write_policies(tmp_path, upstream.base_url)
+    gateway = GatewayProcess(tmp_path, direct, upstream.base_url, workers=2, V0_ADMIN_KEY=ADMIN_KEY).start()
+    try:
+        assert len(answering_pids(gateway, want=2)) == 2
+        assert chat_all(gateway, 40, "m") == [200] * 40
+        # counters at once, the writers' gauges once flushed and published: from whichever worker
+        wait_until(lambda: all(scrape(gateway) == (40.0, [40.0]) for _ in range(12)))
+    finally:
+        gateway.stop()

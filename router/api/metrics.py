@@ -14,23 +14,34 @@ Read from the gateway's state at each scrape:
 - ``v0_decision_log_pending`` / ``_dropped`` / ``_quarantined`` / ``_written``: the decision writer;
 - ``v0_profile_version{model}``: the profile version each candidate is scored with;
 - ``v0_scorer_breaker_open``: 1 while the scorer's circuit breaker is open.
-One registry per process: with ``serve --workers N`` a scrape reaches one worker and reports its
-numbers only (README, *Metrics*: one port per process for exact figures).
+With ``serve --workers N`` (N > 1) the parent sets ``PROMETHEUS_MULTIPROC_DIR`` (prometheus-client's
+multiprocess mode, see ``router/serve.py``): every worker's counters and histograms go to files
+there, a scrape reaching any worker sums them all, and each worker copies its state figures into
+multiprocess gauges every ``STATE_EVERY_S`` (summed over live workers; profile versions: the lowest;
+breaker: the highest), removed when the worker stops gracefully.
 """
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
-from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client import multiprocess
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
 router = APIRouter()
 
+STATE_EVERY_S = 1.0  # multiprocess mode: how often a worker publishes its state figures
+# The state figures as multiprocess gauges: labels, and how the workers' values combine.
+_STATE_GAUGES = {**{f"v0_decision_log_{n}": (f"Decision rows {n}", (), "livesum")
+                    for n in ("pending", "dropped", "quarantined", "written")},
+                 "v0_profile_version": ("Profile version scored with", ("model",), "livemin"),
+                 "v0_scorer_breaker_open": ("1 while the scorer's breaker is open", (), "livemax")}
 _SECONDS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0)
 
 
@@ -48,7 +59,33 @@ class Metrics:
                                     registry=self.registry)
         self.scorer_fallbacks = Counter("v0_scorer_fallbacks", "Requests routed without scores", ["reason"],
                                         registry=self.registry)
-        self.registry.register(_StateCollector(state))
+        self.multiprocess = bool(os.environ.get("PROMETHEUS_MULTIPROC_DIR"))
+        self._collector = _StateCollector(state)
+        if self.multiprocess:
+            self._gauges = {name: Gauge(name, doc, labels, registry=self.registry, multiprocess_mode=mode)
+                            for name, (doc, labels, mode) in _STATE_GAUGES.items()}
+        else:
+            self.registry.register(self._collector)
+
+    def exposition(self) -> bytes:
+        """The text a scrape returns: this process's registry, or every worker's files."""
+        if not self.multiprocess:
+            return generate_latest(self.registry)
+        registry = CollectorRegistry()
+        multiprocess.MultiProcessCollector(registry)
+        return generate_latest(registry)
+
+    def publish_state(self) -> None:
+        """Multiprocess mode: copy this worker's state figures into the shared gauges."""
+        for family in self._collector.collect():
+            gauge = self._gauges[family.name]
+            for sample in family.samples:
+                (gauge.labels(*sample.labels.values()) if sample.labels else gauge).set(sample.value)
+
+    def close(self) -> None:
+        """Multiprocess mode: this worker's live gauges leave the sums (a graceful stop)."""
+        if self.multiprocess:
+            multiprocess.mark_process_dead(os.getpid())
 
 
 class _StateCollector(Collector):
@@ -77,4 +114,4 @@ class _StateCollector(Collector):
 
 @router.get("/metrics", include_in_schema=False)
 async def metrics(request: Request) -> Response:
-    return Response(generate_latest(request.app.state.metrics.registry), media_type=CONTENT_TYPE_LATEST)
+    return Response(request.app.state.metrics.exposition(), media_type=CONTENT_TYPE_LATEST)
