@@ -23,20 +23,16 @@ import numpy as np
 
 from valuemodel.allocate import allocate, allocate_robust, fit_posterior, informative
 from valuemodel.data import load_dataset
+from valuemodel.difficulty import logit, sigmoid
 from valuemodel.metrics import auc
 
 SIGMAS = (0.0, 0.5, 1.0, 1.5, 2.0, 3.0, 4.0, 6.0)
 
 
-def logit(p: np.ndarray) -> np.ndarray:
-    return np.log(p / (1 - p))
-
-
 def noisy(y: np.ndarray, sigma: float, rng: np.random.Generator) -> np.ndarray:
     if sigma == 0:
         return y  # the oracle, unclipped (as in ``bench allocate``)
-    z = logit(np.clip(y, 0.02, 0.98)) + sigma * rng.standard_normal(len(y))
-    return 1 / (1 + np.exp(-z))
+    return sigmoid(logit(np.clip(y, 0.02, 0.98)) + sigma * rng.standard_normal(len(y)))
 
 
 def main() -> None:
@@ -50,6 +46,7 @@ def main() -> None:
     ds = load_dataset(Path(args.data) / "dapomath")
     out = ds.outcomes
     kw = {"min_budget": 2, "max_budget": 128}
+    rates = {(m, part): g["score"].to_numpy(float) for (m, part), g in out.groupby(["model", "part"])}  # pass rates
     results = {}
     for part in ("train", "context"):
         rows = []
@@ -58,8 +55,7 @@ def main() -> None:
             for d in range(args.draws):
                 rng = np.random.default_rng([d, int(sigma * 100)])
                 for model in sorted(out["model"].unique()):
-                    y = out[(out["model"] == model) & (out["part"] == part)]["score"].to_numpy(float)
-                    ctx = out[(out["model"] == model) & (out["part"] == "context")]["score"].to_numpy(float)
+                    y, ctx = rates.get((model, part), np.empty(0)), rates[(model, "context")]
                     if len(y) < 2:
                         continue
                     p = noisy(y, sigma, rng)

@@ -48,7 +48,7 @@ def run(args: argparse.Namespace) -> int:
 @contextlib.contextmanager
 def shared_metrics(workers: int) -> Iterator[None]:
     """With several workers, prometheus-client's multiprocess mode: a fresh folder (or the
-    operator's ``PROMETHEUS_MULTIPROC_DIR``, emptied) that every worker inherits, so that a scrape
+    operator's ``PROMETHEUS_MULTIPROC_DIR``, its *.db files removed) that every worker inherits, so that a scrape
     reaching any worker reports all of them (router/api/metrics.py)."""
     if workers < 2:
         yield
