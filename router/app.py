@@ -31,6 +31,7 @@ from router.keys import KeyTable
 from router.limits import KeyLimiter
 from router.litellm_setup import configure_litellm
 from router.memory import release_startup_memory
+from router.plan import scored_plans
 from router.policies import load_policies
 from router.scoring.features import FeatureCache
 from router.scoring.profile_cache import ProfileCache
@@ -39,6 +40,7 @@ from router.profiles.seed import seed_default_profiles
 from router.profiles.service import ProfileService
 from router.runtime import PolicyWatcher, ScorerFactory
 from router.scoring.breaker import CircuitBreaker
+from router.scoring.batcher import ScoreBatcher
 from router.scoring.guard import ScoringGuard
 from router.scoring.stand_in import stand_in_scorer
 from router.protocol import ChatCompletionRequest, FeedbackRequest
@@ -55,7 +57,12 @@ log = logging.getLogger(__name__)
 def load_v0(settings: Settings) -> Any:
     """The value model for serving: on CPU the torch-free runtime (onnxruntime + numpy; its ONNX
     file comes from ``v0-gateway prepare``, else a short-lived export subprocess); torch only for
-    another device, ``V0_RUNTIME=torch``, or a backbone/head that needs it (logged)."""
+    another device, ``V0_RUNTIME=torch``, or a backbone/head that needs it (logged). numpy's BLAS
+    pool gets ``V0_THREADS`` threads (default 1): each score is many small matmuls."""
+    from valuemodel.backbone_files import env_threads, limit_blas
+
+    threads = env_threads()
+    limit_blas(1 if threads is None else threads)
     use_numpy = settings.runtime == "numpy" or (settings.runtime == "auto" and settings.device == "cpu")
     if use_numpy:
         from valuemodel.infer import Unsupported, V0Runtime
@@ -138,8 +145,10 @@ def create_app(settings: Settings | None = None, *, scorer_factory: ScorerFactor
         app.state.keys, app.state.scorer, app.state.db_status = keys, scorer, status
         app.state.limiter = limiter
         app.state.profiles = ProfileService(engine, scorer, executors.db)
+        batcher = ScoreBatcher(scored_plans, max_batch=settings.scoring_batch_max,
+                               on_batch=app.state.metrics.scoring_batch.observe)
         app.state.scoring_guard = ScoringGuard(
-            executors.scoring, timeout_s=settings.scoring_timeout_s, max_waiting=settings.scoring_queue_max,
+            batcher, timeout_s=settings.scoring_timeout_s, max_waiting=settings.scoring_queue_max,
             breaker=CircuitBreaker(failures=settings.scoring_breaker_failures,
                                    cooldown_s=settings.scoring_breaker_cooldown_s))
 
@@ -163,6 +172,7 @@ def create_app(settings: Settings | None = None, *, scorer_factory: ScorerFactor
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
+            await asyncio.to_thread(batcher.close)
             await writer.close()
             engine.dispose()
             executors.shutdown()

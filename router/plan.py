@@ -2,7 +2,8 @@
 
 ``resolve`` (policy lookup, request checks: 404/400), ``score`` (the scorer), ``decide_plan``
 (expected costs and the pure decision). ``plan_request`` is the request path: scoring guarded by a
-time limit, a circuit breaker and a bounded queue (``router/scoring/guard.py``). The threshold is
+time limit, a circuit breaker and a bounded queue (``router/scoring/guard.py``), batched with the
+other requests waiting for scores (``scored_plans``, ``router/scoring/batcher.py``). The threshold is
 the request's override (header ``x-v0-threshold`` or body ``v0_threshold``) when given, else the
 policy's. ``draw`` is the
 uniform random number exploration uses (the policy's ``explore`` rate); without one
@@ -21,6 +22,7 @@ from router.protocol import ChatCompletionRequest, GatewayError
 from router.routing import Estimate, decide, expected_cost, explore, unscored
 from router.runtime import Runtime
 from router.scoring import ScoreResult, routing_text
+from router.scoring.base import ScoreQuery, score_batch
 from router.scoring.guard import ScorerFailed, ScoringGuard
 from router.upstream import count_prompt_tokens
 
@@ -133,6 +135,42 @@ def scored_plan(req: ChatCompletionRequest, target: Target, runtime: Runtime, dr
     return decide_plan(req, target, runtime, score(target, runtime), draw)
 
 
+@dataclass(frozen=True)
+class Scoring:
+    """A routed request waiting for its scores (one item of a scoring batch)."""
+
+    req: ChatCompletionRequest
+    target: Target
+    runtime: Runtime
+    draw: float | None = None
+
+
+def scored_plans(items: Sequence[Scoring]) -> list[Plan | Exception]:
+    """The scoring batch (router/scoring/batcher.py): each scorer scores its requests in one call,
+    then each request is decided. A scorer's failure is that request's :class:`ScorerFailed`."""
+    scored: list[ScoreResult | Exception | None] = [None] * len(items)
+    by_scorer: dict[int, list[int]] = {}  # a policies reload can leave two runtimes in one batch
+    for i, item in enumerate(items):
+        by_scorer.setdefault(id(item.runtime.scorer), []).append(i)
+    for idx in by_scorer.values():
+        queries = [ScoreQuery(items[i].target.text, items[i].target.policy.candidates,
+                              items[i].target.policy.profile_size) for i in idx]
+        for i, result in zip(idx, score_batch(items[idx[0]].runtime.scorer, queries)):
+            scored[i] = result
+    out: list[Plan | Exception] = []
+    for item, result in zip(items, scored):
+        if isinstance(result, Exception):
+            failed = ScorerFailed(str(result))
+            failed.__cause__ = result
+            out.append(failed)
+            continue
+        try:
+            out.append(decide_plan(item.req, item.target, item.runtime, result, item.draw))
+        except Exception as exc:  # a bug in deciding: this request's 500, not the batch's
+            out.append(exc)
+    return out
+
+
 def make_plan(req: ChatCompletionRequest, runtime: Runtime, *, threshold: float | None = None,
               draw: float | None = None) -> Plan:
     """Resolve, score and decide in the calling thread, unguarded (offline use and tests)."""
@@ -147,7 +185,7 @@ async def plan_request(req: ChatCompletionRequest, runtime: Runtime, guard: Scor
     target = resolve(req, runtime, threshold=threshold)
     if isinstance(target, Plan):
         return target
-    plan, why = await guard.run(scored_plan, req, target, runtime, draw)
+    plan, why = await guard.run(Scoring(req, target, runtime, draw))
     if plan is not None:
         return plan
     blank = ScoreResult({c: 0.0 for c in target.policy.candidates}, fallback_reason=why)

@@ -45,6 +45,9 @@ class Settings(BaseSettings):
     # partition never holds a scoring thread.
     db_threads: int = Field(default=4, gt=0)
     scoring_threads: int = Field(default=4, gt=0)
+    # Chat requests are scored on one thread, every request waiting for scores in one batch
+    # (router/scoring/batcher.py): at most this many per batch.
+    scoring_batch_max: int = Field(default=32, gt=0)
     # Scoring guard: seconds a request waits for its scores, requests that may wait for the scoring
     # pool at once, and the circuit breaker (consecutive failures to open it, seconds it stays open).
     # Past any of them the request goes to its policy's fallback with a reason (x-v0-fallback-reason).

@@ -54,6 +54,17 @@ def env_threads() -> int | None:
     return int(value) if value else None
 
 
+def limit_blas(threads: int) -> None:
+    """Cap the BLAS pool (numpy's matmuls in the adapter and heads) at ``threads`` for this
+    process (serving; training keeps the pool); 0 leaves the library's default. On one short
+    prompt a BLAS pool only adds its threads' wake-ups and spinning: about twice the CPU per
+    score for no speed (docs/BENCHMARKS.md)."""
+    if threads:
+        from threadpoolctl import threadpool_limits
+
+        threadpool_limits(limits=threads, user_api="blas")
+
+
 def cache_dir() -> Path:
     root = os.environ.get("V0_CACHE_DIR")
     if root:

@@ -9,7 +9,8 @@ Counted on the request path:
 - ``v0_feedback_total{model}``: grades received;
 - ``v0_rate_limited_total{code}``: requests refused by a key's limits;
 - ``v0_scorer_fallbacks_total{reason}``: requests routed without scores (scorer_timeout,
-  scorer_error, scorer_circuit_open, scorer_overloaded, profiles_unavailable).
+  scorer_error, scorer_circuit_open, scorer_overloaded, profiles_unavailable);
+- ``v0_scoring_batch_size``: chat requests scored together in one batch (histogram).
 Read from the gateway's state at each scrape:
 - ``v0_decision_log_pending`` / ``_dropped`` / ``_quarantined`` / ``_written``: the decision writer;
 - ``v0_profile_version{model}``: the profile version each candidate is scored with;
@@ -59,6 +60,8 @@ class Metrics:
                                     registry=self.registry)
         self.scorer_fallbacks = Counter("v0_scorer_fallbacks", "Requests routed without scores", ["reason"],
                                         registry=self.registry)
+        self.scoring_batch = Histogram("v0_scoring_batch_size", "Chat requests scored together in one batch",
+                                       buckets=(1, 2, 4, 8, 16, 32, 64, 128), registry=self.registry)
         self.multiprocess = bool(os.environ.get("PROMETHEUS_MULTIPROC_DIR"))
         self._collector = _StateCollector(state)
         if self.multiprocess:

@@ -1,6 +1,9 @@
 """Everything that turns a request's text into P(success) for each candidate.
 
-- ``base``: the :class:`Scorer` protocol the router calls and the :class:`ScoreResult` it gets.
+- ``base``: the :class:`Scorer` protocol the router calls, the :class:`ScoreResult` it gets, and
+  ``score_batch`` (many queries in one call).
+- ``batcher``: the one scoring thread that scores every waiting request as one batch; ``guard``:
+  its time limit, circuit breaker and bounded queue.
 - ``text``: which text is scored (``routing_text``).
 - ``v0``: :class:`V0Scorer`, the gateway's scorer: V0 over each candidate's stored profile,
   with the profile states kept ready (``refresh``) and the request path (``score``).

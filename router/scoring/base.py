@@ -1,10 +1,13 @@
-"""The scorer interface the router calls, and what a scorer returns."""
+"""The scorer interface the router calls, what a scorer returns, and scoring many at once."""
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import NamedTuple, Protocol
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -16,5 +19,30 @@ class ScoreResult:
     fallback_reason: str | None = None
 
 
+class ScoreQuery(NamedTuple):
+    text: str
+    candidates: Sequence[str]
+    profile_size: int = 256
+
+
 class Scorer(Protocol):
     def score(self, text: str, candidates: Sequence[str], *, profile_size: int = 256) -> ScoreResult: ...
+
+
+def score_batch(scorer: Scorer, queries: Sequence[ScoreQuery]) -> list[ScoreResult | Exception]:
+    """Every query's result, or the exception that query raised. A scorer with ``score_many``
+    (queries -> results, e.g. :class:`~router.scoring.v0.V0Scorer`) scores them in one call; if
+    that call raises, each query is scored alone, so one bad query fails only itself."""
+    many = getattr(scorer, "score_many", None)
+    if many is not None and len(queries) > 1:
+        try:
+            return list(many(queries))
+        except Exception as exc:
+            log.warning("batch of %d failed (%s); scoring its queries one at a time", len(queries), exc)
+    out: list[ScoreResult | Exception] = []
+    for q in queries:
+        try:
+            out.append(scorer.score(q.text, q.candidates, profile_size=q.profile_size))
+        except Exception as exc:
+            out.append(exc)
+    return out

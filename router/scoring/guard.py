@@ -1,23 +1,24 @@
 """Scoring with a time limit, a circuit breaker and a bounded queue, so that a slow or failing
 scorer never holds up requests: a request whose scores are not back within ``timeout_s``, or that
-finds the breaker open or ``max_waiting`` requests already waiting for the scoring pool, is routed
+finds the breaker open or ``max_waiting`` requests already waiting for scores, is routed
 without scores (its policy's fallback) and says why: ``scorer_timeout``, ``scorer_error``,
 ``scorer_circuit_open``, ``scorer_overloaded`` (the decision row's reason and the
-``x-v0-fallback-reason`` header). Requests already decided never wait for scoring: it runs on its
-own pool, off the event loop."""
+``x-v0-fallback-reason`` header). Requests already decided never wait for scoring: it runs on the
+batcher's own thread (``router/scoring/batcher.py``), off the event loop. A request that gives up
+waiting before its batch starts is taken out of the queue, so a backlog is not scored in vain."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
-from concurrent.futures import Executor
-from typing import Any, TypeVar
+import threading
+from concurrent.futures import Future
+from typing import Any
 
+from router.scoring.batcher import ScoreBatcher
 from router.scoring.breaker import CircuitBreaker
 
 log = logging.getLogger(__name__)
-T = TypeVar("T")
 
 
 class ScorerFailed(Exception):
@@ -25,22 +26,30 @@ class ScorerFailed(Exception):
 
 
 class ScoringGuard:
-    def __init__(self, pool: Executor | None, *, timeout_s: float, max_waiting: int,
+    def __init__(self, batcher: ScoreBatcher, *, timeout_s: float, max_waiting: int,
                  breaker: CircuitBreaker) -> None:
-        self._pool, self._timeout, self._max_waiting, self.breaker = pool, timeout_s, max_waiting, breaker
-        self.waiting = 0  # queued or running on the pool, timed-out calls included until they end
+        self._batcher, self._timeout, self._max_waiting, self.breaker = batcher, timeout_s, max_waiting, breaker
+        self.waiting = 0  # queued or being scored, timed-out ones included until their batch ends
+        self._lock = threading.Lock()  # the batch thread ends futures too
 
-    async def run(self, fn: Callable[..., T], *args: Any) -> tuple[T | None, str | None]:
-        """(result, None), or (None, reason) when the request must go without scores."""
+    async def run(self, item: Any) -> tuple[Any, str | None]:
+        """(the batch function's result for ``item``, None), or (None, reason) when the request
+        must go without scores."""
         if self.waiting >= self._max_waiting:
             return None, "scorer_overloaded"
         if not self.breaker.allow():
             return None, "scorer_circuit_open"
-        self.waiting += 1
-        future = asyncio.get_running_loop().run_in_executor(self._pool, fn, *args)
-        future.add_done_callback(self._done)
+        with self._lock:
+            self.waiting += 1
         try:
-            result = await asyncio.wait_for(asyncio.shield(future), self._timeout)
+            future = self._batcher.submit(item)
+        except RuntimeError:  # closed: the app is stopping
+            with self._lock:
+                self.waiting -= 1
+            raise
+        future.add_done_callback(self._done)
+        try:  # on timeout the wrapper is cancelled, and with it the request's place in the queue
+            result = await asyncio.wait_for(asyncio.wrap_future(future), self._timeout)
         except TimeoutError:
             self.breaker.failure()
             return None, "scorer_timeout"
@@ -51,7 +60,8 @@ class ScoringGuard:
         self.breaker.success()
         return result, None
 
-    def _done(self, future: asyncio.Future[Any]) -> None:
-        self.waiting -= 1
+    def _done(self, future: Future[Any]) -> None:
+        with self._lock:
+            self.waiting -= 1
         if not future.cancelled():
             future.exception()  # retrieved: a late failure after a timeout is not "never retrieved"

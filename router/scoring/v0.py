@@ -9,7 +9,8 @@ Requests never wait
 for a rebuild: they use the states in place and record the versions they used.
 
 ``score`` encodes the routing text once (one backbone pass) and predicts every candidate of
-the policy from it. A candidate without profile rows gets P = ``missing_p`` (default 0), so it
+the policy from it; ``score_many`` does the same for a batch of requests (one encode call, one
+head pass per set of candidates). A candidate without profile rows gets P = ``missing_p`` (default 0), so it
 is chosen only as the policy's fallback.
 
 With a :class:`~router.scoring.profile_cache.ProfileCache`, every refresh that rebuilt a
@@ -35,7 +36,7 @@ from router.policies import Policies
 from router.scoring.profile_cache import CachedWindow, ProfileCache
 from router.scoring.feature_store import FeatureStore
 from router.scoring.features import FeatureCache
-from router.scoring.base import ScoreResult
+from router.scoring.base import ScoreQuery, ScoreResult
 from router.store import profile_crud
 
 log = logging.getLogger(__name__)
@@ -162,17 +163,35 @@ class V0Scorer:
 
     # ---- hot path -----------------------------------------------------------------------
     def score(self, text: str, candidates: Sequence[str], *, profile_size: int = 256) -> ScoreResult:
+        return self.score_many([ScoreQuery(text, candidates, profile_size)])[0]
+
+    def score_many(self, queries: Sequence[ScoreQuery]) -> list[ScoreResult]:
+        """Every query against its candidates' states: one encode call for all the texts, then
+        one head pass per distinct set of states with all the queries that need it. Batching
+        changes no prediction (each query's features and P are computed on their own)."""
         states = self._states
-        built = [(c, states.get((c, profile_size))) for c in candidates]
-        have = [(c, b) for c, b in built if b is not None]
-        p = {c: self.missing_p for c in candidates}
-        versions = {c: 0 for c in candidates}
         if self.source is None:  # neither the database nor the local cache was ever read
-            return ScoreResult(p, versions, fallback_reason="profiles_unavailable")
-        if have:
-            query = self.v0.encode([text])  # (1, F): one backbone pass for every candidate
-            probs = self.v0.predict([b.state for _, b in have], query)[:, 0]  # (M,)
-            for (c, b), pc in zip(have, probs):
-                p[c] = round(float(pc), 6)
-                versions[c] = b.version
-        return ScoreResult(p, versions)
+            return [ScoreResult({c: self.missing_p for c in q.candidates}, {c: 0 for c in q.candidates},
+                                fallback_reason="profiles_unavailable") for q in queries]
+        keys = [tuple((c, q.profile_size) for c in q.candidates if (c, q.profile_size) in states) for q in queries]
+        scored = [i for i, k in enumerate(keys) if k]
+        probs: dict[int, np.ndarray] = {}
+        if scored:
+            feats = self.v0.encode([queries[i].text for i in scored])  # (S, F): one backbone pass per text
+            row = {i: r for r, i in enumerate(scored)}
+            groups: dict[tuple[tuple[str, int], ...], list[int]] = {}
+            for i in scored:
+                groups.setdefault(keys[i], []).append(i)
+            for key, idx in groups.items():
+                p = self.v0.predict([states[k].state for k in key], feats[[row[i] for i in idx]])  # (M, q)
+                for j, i in enumerate(idx):
+                    probs[i] = p[:, j]
+        out = []
+        for i, q in enumerate(queries):
+            p_success = {c: self.missing_p for c in q.candidates}
+            versions = {c: 0 for c in q.candidates}
+            for (c, size), pc in zip(keys[i], probs.get(i, ())):
+                p_success[c] = round(float(pc), 6)
+                versions[c] = states[(c, size)].version
+            out.append(ScoreResult(p_success, versions))
+        return out
