@@ -7,7 +7,9 @@ at its default size and capped at one thread (what ``serve`` sets).
 Profiles: the shipped default profiles (5 candidates x 256 rows, router/data/profiles), fitted
 once as the gateway keeps them. Queries: those profiles' prompts, cycled (mixed lengths). Each
 timed score is ``predict(states, encode([text]))`` or, batched, ``predict(states, encode(batch))``;
-CPU is the whole process's (every thread), so a BLAS pool's spinning threads count.
+CPU is the whole process's (every thread), so a BLAS pool's spinning threads count. Last, the
+p50 wall time of scoring the overhead bench's one-sentence prompt alone (bench/overhead/load.py),
+with the BLAS pool capped.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 from threadpoolctl import threadpool_limits
 
+from bench.overhead.load import BODY
 from router.profiles.seed import default_profiles_dir
 from valuemodel.infer import V0Runtime
 
@@ -79,6 +82,15 @@ def main() -> int:
     for blas, res in rows.items():
         for how, (cpu, wall) in res.items():
             print(f"| {blas} | {how} | {cpu:.2f} | {wall:.2f} |")
+    text = BODY["messages"][0]["content"]
+    with threadpool_limits(limits=1, user_api="blas"):
+        times = []
+        for i in range(320):
+            t0 = time.perf_counter()
+            v0.predict(states, v0.encode([text]))
+            if i >= 20:
+                times.append(time.perf_counter() - t0)
+    print(f"overhead bench prompt {text!r}, alone: p50 {1000 * float(np.median(times)):.2f} ms")
     return 0
 
 

@@ -41,15 +41,15 @@ class Settings(BaseSettings):
     state_dir: str = "v0-state"
     # Every database call's time limit (connect, statement, pool wait, SQLite busy wait).
     db_timeout_s: float = Field(default=5.0, gt=0)
-    # Threads for blocking database work, and for V0 scoring; separate so that a database
-    # partition never holds a scoring thread.
+    # Threads for blocking database work, and for V0 scoring outside the chat path (uploads,
+    # /v1/score, /v1/allocate); separate so that a database partition never holds a scoring thread.
     db_threads: int = Field(default=4, gt=0)
     scoring_threads: int = Field(default=4, gt=0)
     # Chat requests are scored on one thread, every request waiting for scores in one batch
     # (router/scoring/batcher.py): at most this many per batch.
     scoring_batch_max: int = Field(default=32, gt=0)
-    # Scoring guard: seconds a request waits for its scores, requests that may wait for the scoring
-    # pool at once, and the circuit breaker (consecutive failures to open it, seconds it stays open).
+    # Scoring guard: seconds a request waits for its scores, requests that may wait for scores at
+    # once, and the circuit breaker (consecutive failures to open it, seconds it stays open).
     # Past any of them the request goes to its policy's fallback with a reason (x-v0-fallback-reason).
     scoring_timeout_s: float = Field(default=5.0, gt=0)
     scoring_queue_max: int = Field(default=128, gt=0)
