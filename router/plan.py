@@ -1,7 +1,7 @@
 """From a typed request to a routing plan: policy lookup, routing text, scores, decision.
 
-``resolve`` (policy lookup, request checks: 404/400), ``score`` (the scorer), ``decide_plan``
-(expected costs and the pure decision). ``plan_request`` is the request path: scoring guarded by a
+``resolve`` (policy lookup, request checks: 404/400), ``scored_plans`` (a batch's scores, then
+each request's plan), ``decide_plan`` (expected costs and the pure decision). ``plan_request`` is the request path: scoring guarded by a
 time limit, a circuit breaker and a bounded queue (``router/scoring/guard.py``), batched with the
 other requests waiting for scores (``scored_plans``, ``router/scoring/batcher.py``). The threshold is
 the request's override (header ``x-v0-threshold`` or body ``v0_threshold``) when given, else the
@@ -99,14 +99,6 @@ def resolve(req: ChatCompletionRequest, runtime: Runtime, *, threshold: float | 
                   extras)
 
 
-def score(target: Target, runtime: Runtime) -> ScoreResult:
-    """The scorer's call; its failure is a :class:`ScorerFailed` (a fallback, not a 500)."""
-    try:
-        return runtime.scorer.score(target.text, target.policy.candidates, profile_size=target.policy.profile_size)
-    except Exception as exc:
-        raise ScorerFailed(str(exc)) from exc
-
-
 def decide_plan(req: ChatCompletionRequest, target: Target, runtime: Runtime, scored: ScoreResult,
                 draw: float | None = None) -> Plan:
     """Expected costs and the decision (``unscored`` when the scores are not real), then
@@ -129,10 +121,6 @@ def decide_plan(req: ChatCompletionRequest, target: Target, runtime: Runtime, sc
                 decision.estimates, target.threshold, decision.p_success,
                 scored.fallback_reason or decision.reason, dict(scored.profile_versions), policy.strategy,
                 tokens, target.extras, scored.fallback_reason, rate, decision.propensity)
-
-
-def scored_plan(req: ChatCompletionRequest, target: Target, runtime: Runtime, draw: float | None = None) -> Plan:
-    return decide_plan(req, target, runtime, score(target, runtime), draw)
 
 
 @dataclass(frozen=True)
@@ -169,13 +157,6 @@ def scored_plans(items: Sequence[Scoring]) -> list[Plan | Exception]:
         except Exception as exc:  # a bug in deciding: this request's 500, not the batch's
             out.append(exc)
     return out
-
-
-def make_plan(req: ChatCompletionRequest, runtime: Runtime, *, threshold: float | None = None,
-              draw: float | None = None) -> Plan:
-    """Resolve, score and decide in the calling thread, unguarded (offline use and tests)."""
-    target = resolve(req, runtime, threshold=threshold)
-    return target if isinstance(target, Plan) else scored_plan(req, target, runtime, draw)
 
 
 async def plan_request(req: ChatCompletionRequest, runtime: Runtime, guard: ScoringGuard, *,

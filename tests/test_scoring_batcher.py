@@ -81,12 +81,17 @@ def test_a_batch_function_that_raises_fails_every_request_of_that_batch_only():
     batcher.close()
 
 
-def test_close_scores_what_was_queued_then_refuses_new_requests():
+def busy_batcher():
+    """A batcher whose first batch (item 1) is stuck at its gate, with item 2 queued behind it."""
     gate = Gate()
     batcher = ScoreBatcher(gate)
     running = batcher.submit(1)
     assert gate.entered.wait(5)
-    queued = batcher.submit(2)
+    return gate, batcher, running, batcher.submit(2)
+
+
+def test_close_scores_what_was_queued_then_refuses_new_requests():
+    gate, batcher, running, queued = busy_batcher()
     closer = threading.Thread(target=batcher.close)
     closer.start()
     gate.release.set()
@@ -97,11 +102,7 @@ def test_close_scores_what_was_queued_then_refuses_new_requests():
 
 
 def test_close_cancels_what_is_still_queued_after_its_time_limit():
-    gate = Gate()
-    batcher = ScoreBatcher(gate)
-    running = batcher.submit(1)
-    assert gate.entered.wait(5)
-    queued = batcher.submit(2)
+    gate, batcher, running, queued = busy_batcher()
     batcher.close(timeout_s=0.1)  # the first batch is stuck
     with pytest.raises(CancelledError):
         queued.result(5)
