@@ -47,8 +47,9 @@ class Built:
     version: int
     rows: int
     state: Any  # valuemodel.ProfileState
-    features: Any = None  # (N, F) float32 array of the window, kept for the local profile cache
+    features: Any = None  # (N, F) float32: a window loaded from the local profile cache
     scores: tuple[float, ...] = ()
+    prompts: tuple[str, ...] = ()  # a window read from the database: its features stay in the feature cache
 
 
 class V0Scorer:
@@ -105,7 +106,7 @@ class V0Scorer:
                     feats = self.features.features(self.v0, [r.prompt for r in rows], self.store)  # (N, F)
                     scores = tuple(r.score for r in rows)
                     new[(model, size)] = Built(version, len(rows), self.v0.fit_profile(feats, list(scores)),
-                                               feats, scores)
+                                               scores=scores, prompts=tuple(r.prompt for r in rows))
             self._states = new
             self.source = "database"
         if rebuilt and self.cache is not None:
@@ -137,10 +138,16 @@ class V0Scorer:
         assert self.cache is not None
         try:
             self.cache.save(self.v0.fingerprint, {
-                k: CachedWindow(b.version, np.asarray(b.features, np.float32), list(b.scores))
-                for k, b in states.items() if b.features is not None})
+                k: CachedWindow(b.version, self._window_features(b), list(b.scores)) for k, b in states.items()})
         except OSError as exc:
             log.error("profile cache not saved: %s", exc)
+
+    def _window_features(self, built: Built) -> np.ndarray:
+        """The window's features (N, F): kept for a window from the local cache, else from the
+        feature cache (not held twice in memory), the database, or the encoder."""
+        if built.features is not None:
+            return np.asarray(built.features, np.float32)
+        return self.features.features(self.v0, list(built.prompts), self.store)
 
     # ---- batch prediction (RL rollout budgets) --------------------------------------------
     def current(self, candidate: str) -> Built | None:
