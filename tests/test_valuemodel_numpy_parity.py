@@ -114,3 +114,19 @@ def test_solo_session_gives_the_batch_features(profiles):
         np.testing.assert_array_equal(l1[0], layers[i])
     assert ran["solo"] == len(texts)
     assert V0Runtime.load(threads=1).backbone._solo is None  # solo_threads=1: no second session
+
+
+def test_profiles_of_different_sizes_predict_together_as_alone(profiles):
+    """The heads stack a call's profiles (padded to the longest, cached per list of states): each
+    profile's row equals its prediction alone, and a new list of states gets its own stacking."""
+    from valuemodel import V0Runtime
+
+    rt = V0Runtime.load(threads=1)
+    for v in (rt, rt.with_head("icl")):
+        fitted = [v.fit_profile(v.encode(prompts[: len(prompts) - 13 * j]), scores[: len(prompts) - 13 * j])
+                  for j, (prompts, scores) in enumerate(profiles.values())]  # 48, 35, 22 rows
+        query = v.encode(QUERIES)
+        together = v.predict(fitted, query)  # (3, Q)
+        for m, state in enumerate(fitted):
+            np.testing.assert_allclose(together[m], v.predict([state], query)[0], atol=2e-6)
+        np.testing.assert_allclose(v.predict(fitted[::-1], query), together[::-1], atol=2e-6)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -54,3 +56,31 @@ def check_states(states: list[ProfileState], head: str) -> None:
     for s in states:
         if s.head != head:
             raise ValueError(f"profile state was built by head {s.head!r}, not {head!r}")
+
+
+class StatePacks:
+    """A head's per-call arrays for a list of states (stacked, padded), built once per list.
+
+    The serving path predicts against the same few state lists over and over (a policy's
+    candidates; states are replaced whole, never mutated), so the stacking is cached by the
+    states' identities; each entry keeps its states alive, so an id is never reused while
+    cached. A few lists at most (LRU), safe across threads."""
+
+    def __init__(self, build, max_entries: int = 16):
+        self._build, self._max = build, max_entries
+        self._packs: OrderedDict[tuple[int, ...], tuple[tuple[Any, ...], Any]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, states: list[Any]) -> Any:
+        key = tuple(map(id, states))
+        with self._lock:
+            hit = self._packs.get(key)
+            if hit is not None:
+                self._packs.move_to_end(key)
+                return hit[1]
+        pack = self._build(states)
+        with self._lock:
+            self._packs[key] = (tuple(states), pack)
+            while len(self._packs) > self._max:
+                self._packs.popitem(last=False)
+        return pack

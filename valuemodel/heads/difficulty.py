@@ -17,14 +17,29 @@ Features (B, F) are ``layers+adapter``: the masked means of every backbone layer
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 
 from ..configs import DifficultyConfig  # noqa: F401  (re-exported)
 from ..difficulty import CalibrationPrior, Regressor, fit_calibration, fit_logistic, logit, sigmoid
 from ..neighbours import top_k
-from .base import ProfileState, check_states
+from .base import ProfileState, StatePacks, check_states
 
 MIN_STACK_ROWS = 32  # below this a profile keeps the fixed blend
+
+
+@dataclass(frozen=True)
+class _Pack:
+    """M fitted profiles stacked for one predict call (rows padded to the longest profile)."""
+
+    a: np.ndarray  # (M,) calibration bias
+    b: np.ndarray  # (M, D) calibration weights
+    keys: np.ndarray | None  # (M, N, F') kNN keys, None without the kNN part
+    r: np.ndarray  # (M, N) residuals, 0 where padded
+    valid: np.ndarray  # (M, N) bool: a real profile row
+    blend: np.ndarray  # (M, 3) alpha, w_d, w_ctx
+    context: list  # the in-context head's states
 
 
 def _numpy(x) -> np.ndarray:
@@ -42,6 +57,7 @@ class DifficultyHead:
         self.regressor = regressor
         self.context = context if config.context != "none" else None
         self.prior = CalibrationPrior(config.slope, config.slope_precision, config.bias_precision)
+        self._packs = StatePacks(lambda states: self._pack([s.data for s in states]))
 
     def difficulty(self, x: np.ndarray) -> np.ndarray:
         """features (B, F) -> shared difficulty scores (B, D) (higher: easier)."""
@@ -56,15 +72,15 @@ class DifficultyHead:
 
     def predict(self, states: list[ProfileState], query) -> np.ndarray:
         check_states(states, self.name)
-        pd_, pc = self._parts([s.data for s in states], _numpy(query))
+        query = _numpy(query)
+        if not states:
+            return np.zeros((0, len(query)), np.float32)
+        pack = self._packs.get(states)
+        pd_, pc = self._parts(pack, query)
         if pc is None:
             return pd_
-        w = self.config.context_weight
-        out = np.empty_like(pd_)
-        for m, s in enumerate(states):
-            alpha, wd, wc = s.data.get("blend", (0.0, 1 - w, w))
-            out[m] = sigmoid(alpha + wd * logit(pd_[m]) + wc * logit(pc[m]))
-        return out.astype(np.float32)
+        alpha, wd, wc = (pack.blend[:, i, None] for i in range(3))  # each (M, 1)
+        return sigmoid(alpha + wd * logit(pd_) + wc * logit(pc)).astype(np.float32)
 
     def _fit_parts(self, x: np.ndarray, y: np.ndarray, fingerprint: str) -> dict:
         """Profile rows (N, F), scores (N,) -> calibration (a, b), kNN keys and residuals, and the
@@ -79,21 +95,34 @@ class DifficultyHead:
             data["context"] = self.context.fit(cols, y.astype(np.float32), fingerprint)
         return data
 
-    def _parts(self, datas: list[dict], q: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
+    def _pack(self, datas: list[dict]) -> _Pack:
+        """The fitted parts of M profiles, stacked (rows padded to the longest profile)."""
+        M, N = len(datas), max(len(s["r"]) for s in datas)
+        w = self.config.context_weight
+        r, valid = np.zeros((M, N)), np.zeros((M, N), bool)
+        keys = None if datas[0]["keys"] is None else np.zeros((M, N, datas[0]["keys"].shape[1]), np.float32)
+        for m, s in enumerate(datas):
+            n = len(s["r"])
+            r[m, :n], valid[m, :n] = s["r"], True
+            if keys is not None:
+                keys[m, :n] = s["keys"]
+        return _Pack(a=np.array([float(s["a"]) for s in datas]), b=np.stack([np.asarray(s["b"], np.float64) for s in datas]),
+                     keys=keys, r=r, valid=valid,
+                     blend=np.array([s.get("blend", (0.0, 1 - w, w)) for s in datas], np.float64),
+                     context=[s["context"] for s in datas] if self.context is not None else [])
+
+    def _parts(self, pack: _Pack, q: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
         """-> P from difficulty + kNN (M, Q) and from the in-context head (M, Q) or None."""
         c = self.config
         d = self.difficulty(q)  # (Q, D)
-        qk = c.knn_keys(q)  # (Q, F') or None
-        out = np.empty((len(datas), len(q)), dtype=np.float32)
-        for m, s in enumerate(datas):
-            p = sigmoid(s["a"] + d @ s["b"])  # (Q,)
-            if qk is not None and c.knn_weight:
-                p = p + c.knn_weight * self._knn(qk, s["keys"], s["r"])
-            out[m] = np.clip(p, 1e-4, 1 - 1e-4)
+        p = sigmoid(pack.a[:, None] + pack.b @ np.asarray(d, np.float64).T)  # (M, Q)
+        if pack.keys is not None and c.knn_weight:
+            p = p + c.knn_weight * self._knn(c.knn_keys(q), pack)
+        out = np.clip(p, 1e-4, 1 - 1e-4).astype(np.float32)
         if self.context is None:
             return out, None
         cols = np.ascontiguousarray(q[:, c.context_cols()])  # all candidates in one batched pass
-        return out, np.asarray(self.context.predict([s["context"] for s in datas], cols), np.float32)
+        return out, np.asarray(self.context.predict(pack.context, cols), np.float32)
 
     def _stack(self, x: np.ndarray, y: np.ndarray, fingerprint: str) -> np.ndarray:
         """Blend weights (alpha, w_d, w_ctx) for this profile: each half of its rows is predicted
@@ -103,15 +132,18 @@ class DifficultyHead:
         half = np.random.default_rng(len(x)).permutation(len(x)) % 2  # (N,) a function of N alone
         zd, zc = np.empty(len(x)), np.empty(len(x))
         for k in (0, 1):
-            pd_, pc = self._parts([self._fit_parts(x[half != k], y[half != k], fingerprint)], x[half == k])
+            pd_, pc = self._parts(self._pack([self._fit_parts(x[half != k], y[half != k], fingerprint)]), x[half == k])
             zd[half == k], zc[half == k] = logit(pd_[0]), logit(pc[0])
         Z = np.stack([np.ones(len(x)), zd, zc], 1)  # (N, 3)
         theta0 = np.array([0.0, 1 - c.context_weight, c.context_weight])
         return fit_logistic(Z, y, theta0, np.eye(3) * c.blend_precision)
 
-    def _knn(self, q: np.ndarray, keys: np.ndarray, r: np.ndarray) -> np.ndarray:
+    def _knn(self, q: np.ndarray, pack: _Pack) -> np.ndarray:
+        """kNN mean of each profile's residuals over the query's neighbours (M, Q); padded rows
+        get weight 0."""
         c = self.config
-        sim = q @ keys.T  # (Q, N)
-        k = min(c.k, sim.shape[1])
-        idx, w = top_k(sim, k, c.temperature)  # (Q, k)
-        return (w * r[idx]).sum(1) / (w.sum(1) + c.knn_prior)  # (Q,)
+        (M, N), Q = pack.r.shape, len(q)
+        sim = np.where(pack.valid[:, None, :], q @ pack.keys.transpose(0, 2, 1), -np.inf)  # (M, Q, N)
+        idx, w = top_k(sim.reshape(M * Q, N), min(c.k, N), c.temperature)  # (M Q, k)
+        r = np.take_along_axis(np.broadcast_to(pack.r[:, None, :], (M, Q, N)).reshape(M * Q, N), idx, 1)
+        return ((w * r).sum(1) / (w.sum(1) + c.knn_prior)).reshape(M, Q)

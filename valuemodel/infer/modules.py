@@ -11,8 +11,8 @@ from __future__ import annotations
 import numpy as np
 
 from ..configs import AdapterConfig, ICLConfig, KNNConfig
-from ..heads.base import ProfileState, check_states
-from .ops import gelu, layer_norm, linear, logsumexp, normalize, sigmoid, softmax
+from ..heads.base import ProfileState, StatePacks, check_states
+from .ops import gelu, layer_norm, linear, normalize, sigmoid, softmax
 
 
 EPS = 1e-3  # as heads/icl.py
@@ -81,11 +81,14 @@ class ICLModule:
     def logits(self, kp: np.ndarray, y: np.ndarray, mask: np.ndarray, kq: np.ndarray) -> np.ndarray:
         """kp (B, N, nh, d), y (B, N), mask (B, N) bool, kq (B, Q, nh, d) -> logits (B, Q)."""
         temp = np.exp(self.p["log_temp"])  # (nh,)
-        s = np.einsum("bqhd,bnhd->bhqn", kq, kp) * temp[None, :, None, None]  # (B, nh, Q, N)
+        s = (kq.transpose(0, 2, 1, 3) @ kp.transpose(0, 2, 3, 1)) * temp[None, :, None, None]  # (B, nh, Q, N)
         s = np.where(mask[:, None, None, :], s, -np.inf)
-        ybar = np.einsum("bhqn,bn->bhq", softmax(s), y)  # (B, nh, Q)
+        top = s.max(-1, keepdims=True)  # softmax and logsumexp share one exp pass
+        e = np.exp(s - top)
+        total = e.sum(-1, keepdims=True)  # (B, nh, Q, 1)
+        ybar = ((e / total) @ y[:, None, :, None])[..., 0]  # (B, nh, Q)
         n = np.maximum(mask.sum(-1), 1).astype(np.float32)  # (B,)
-        lme = (logsumexp(s) - np.log(n)[:, None, None]) / temp[None, :, None]  # (B, nh, Q)
+        lme = ((top + np.log(total))[..., 0] - np.log(n)[:, None, None]) / temp[None, :, None]  # (B, nh, Q)
         base = (y * mask).sum(-1) / n  # (B,)
         Q = kq.shape[1]
         feats = np.concatenate([_logit(ybar).transpose(0, 2, 1), lme.transpose(0, 2, 1),
@@ -99,6 +102,7 @@ class ICLHead:
 
     def __init__(self, parts: list[tuple[ICLModule, slice]], name: str = "icl"):
         self.parts, self.name = parts, name
+        self._packs = StatePacks(self._pack)
 
     def fit(self, features, scores, fingerprint: str) -> ProfileState:
         x = np.asarray(features, np.float32)
@@ -106,23 +110,33 @@ class ICLHead:
         y = self.parts[0][0].labels(np.asarray(scores, np.float32))  # (N,)
         return ProfileState(self.name, fingerprint, len(y), {"keys": keys, "y": y})
 
-    def predict(self, states: list[ProfileState], query) -> np.ndarray:
-        check_states(states, self.name)
-        query = np.asarray(query, np.float32)
-        if not states:
-            return np.zeros((0, len(query)), dtype=np.float32)
+    def _pack(self, states: list[ProfileState]) -> tuple[np.ndarray, np.ndarray, list[np.ndarray]]:
+        """The states' labels y (M, N), row mask (M, N) and each part's keys (M, N, nh, d), padded."""
         M, N = len(states), max(s.n_rows for s in states)
         y = np.zeros((M, N), np.float32)
         mask = np.zeros((M, N), bool)
         for m, s in enumerate(states):
             y[m, : s.n_rows] = s.data["y"]
             mask[m, : s.n_rows] = True
-        logits = np.zeros((M, len(query)), np.float32)  # (M, Q)
-        for i, (module, cols) in enumerate(self.parts):
+        kps = []
+        for i, (module, _) in enumerate(self.parts):
             c = module.config
             kp = np.zeros((M, N, c.n_heads, c.dim), np.float32)  # (M, N, nh, d)
             for m, s in enumerate(states):
                 kp[m, : s.n_rows] = s.data["keys"][i]
+            kps.append(kp)
+        return y, mask, kps
+
+    def predict(self, states: list[ProfileState], query) -> np.ndarray:
+        check_states(states, self.name)
+        query = np.asarray(query, np.float32)
+        if not states:
+            return np.zeros((0, len(query)), dtype=np.float32)
+        y, mask, kps = self._packs.get(states)
+        M = len(states)
+        logits = np.zeros((M, len(query)), np.float32)  # (M, Q)
+        for (module, cols), kp in zip(self.parts, kps):
+            c = module.config
             kq = np.broadcast_to(module.keys(query[:, cols])[None], (M, len(query), c.n_heads, c.dim))
             logits += module.logits(kp, y, mask, kq)
         return sigmoid(logits).astype(np.float32)  # (M, Q)
