@@ -1,0 +1,81 @@
+"""One prompt scored alone, as an idle gateway scores it: the backbone pass on the one-thread
+session against the solo session (``V0_SOLO_THREADS``, interleaved call by call so that both see
+the same machine), then the head pass over 5 candidates for 1 and for 32 queries.
+
+    python -m bench.scoring_alone [--calls 300] [--solo-threads 2]
+
+Profiles: the shipped default profiles (5 candidates x 256 rows, router/data/profiles). Prompts:
+the overhead bench's one sentence (bench/overhead/load.py) and a fixed mix of the profiles' own
+prompts (mostly longer). numpy's BLAS pool is capped at one thread, as ``serve`` sets it. Prints
+p50 wall ms per call (and the process's CPU ms per call for the backbone).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import time
+
+import numpy as np
+from threadpoolctl import threadpool_limits
+
+from bench.overhead.load import BODY
+from bench.scoring_batch import load_states
+from valuemodel.infer import V0Runtime
+
+
+def p50_ms(fn, calls: int, warmup: int = 10) -> float:
+    times = []
+    for i in range(calls + warmup):
+        t0 = time.perf_counter()
+        fn()
+        if i >= warmup:
+            times.append(time.perf_counter() - t0)
+    return 1000 * float(np.median(times))
+
+
+def backbone_ab(v0: V0Runtime, texts: list[str], calls: int) -> dict[str, tuple[float, float]]:
+    """(p50 wall ms, CPU ms) per single-text encode, one-thread session vs solo session, interleaved."""
+    backbone = v0.backbone
+    solo = backbone._solo
+    wall: dict[str, list[float]] = {"one-thread session": [], "solo session": []}
+    cpu = dict.fromkeys(wall, 0.0)
+    for i in range(calls + 10):
+        text = texts[i % len(texts)]
+        for name, session in (("one-thread session", None), ("solo session", solo)):
+            backbone._solo = session
+            c0, t0 = time.process_time(), time.perf_counter()
+            v0.encode([text])
+            if i >= 10:
+                wall[name].append(time.perf_counter() - t0)
+                cpu[name] += time.process_time() - c0
+    backbone._solo = solo
+    return {k: (1000 * float(np.median(v)), 1000 * cpu[k] / len(v)) for k, v in wall.items()}
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--calls", type=int, default=300, help="timed calls per figure")
+    ap.add_argument("--solo-threads", type=int, default=2)
+    a = ap.parse_args()
+    with threadpool_limits(limits=1, user_api="blas"):
+        v0 = V0Runtime.load(threads=1, solo_threads=a.solo_threads)
+        states, prompts = load_states(v0)
+        mixed = [prompts[(i * 7919) % len(prompts)] for i in range(64)]
+        sentence = BODY["messages"][0]["content"]
+        print(f"{platform.processor() or platform.machine()}, {os.cpu_count()} CPUs; solo session "
+              f"{a.solo_threads} threads; {len(states)} candidates x 256 rows; p50 ms per call")
+        print("| backbone pass, one prompt | session | p50 wall ms | CPU ms |\n|---|---|---:|---:|")
+        for label, texts in ((repr(sentence), [sentence]), ("profile prompts (mixed lengths)", mixed)):
+            for name, (wall, cpu) in backbone_ab(v0, texts, a.calls).items():
+                print(f"| {label} | {name} | {wall:.2f} | {cpu:.2f} |")
+        one, many = v0.encode([sentence]), v0.encode(mixed[:32])
+        print("| head pass, 5 candidates | p50 wall ms |\n|---|---:|")
+        print(f"| 1 query | {p50_ms(lambda: v0.predict(states, one), a.calls):.2f} |")
+        print(f"| 32 queries | {p50_ms(lambda: v0.predict(states, many), max(20, a.calls // 10)):.2f} |")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
