@@ -1,8 +1,9 @@
-"""One prompt scored alone, as an idle gateway scores it: the backbone pass on the one-thread
-session against the solo session (``V0_SOLO_THREADS``, interleaved call by call so that both see
-the same machine), then the head pass over 5 candidates for 1 and for 32 queries.
+"""One prompt scored alone, as an idle gateway scores it: the backbone pass with one ONNX Runtime
+thread (what ``serve`` runs) against a session with more threads (``--threads``; interleaved call
+by call so that both see the same machine), then the head pass over 5 candidates for 1 and for 32
+queries.
 
-    python -m bench.scoring_alone [--calls 300] [--solo-threads 2]
+    python -m bench.scoring_alone [--calls 300] [--threads 2]
 
 Profiles: the shipped default profiles (5 candidates x 256 rows, router/data/profiles). Prompts:
 the overhead bench's one sentence (bench/overhead/load.py) and a fixed mix of the profiles' own
@@ -35,41 +36,36 @@ def p50_ms(fn, calls: int, warmup: int = 10) -> float:
     return 1000 * float(np.median(times))
 
 
-def backbone_ab(v0: V0Runtime, texts: list[str], calls: int) -> dict[str, tuple[float, float]]:
-    """(p50 wall ms, CPU ms) per single-text encode, one-thread session vs solo session, interleaved."""
-    backbone = v0.backbone
-    solo = backbone._solo
-    wall: dict[str, list[float]] = {"one-thread session": [], "solo session": []}
-    cpu = dict.fromkeys(wall, 0.0)
+def backbone_ab(sessions: dict[str, V0Runtime], texts: list[str], calls: int) -> dict[str, float]:
+    """p50 wall ms per single-text encode for each runtime, interleaved call by call."""
+    wall: dict[str, list[float]] = {name: [] for name in sessions}
     for i in range(calls + 10):
         text = texts[i % len(texts)]
-        for name, session in (("one-thread session", None), ("solo session", solo)):
-            backbone._solo = session
-            c0, t0 = time.process_time(), time.perf_counter()
+        for name, v0 in sessions.items():
+            t0 = time.perf_counter()
             v0.encode([text])
             if i >= 10:
                 wall[name].append(time.perf_counter() - t0)
-                cpu[name] += time.process_time() - c0
-    backbone._solo = solo
-    return {k: (1000 * float(np.median(v)), 1000 * cpu[k] / len(v)) for k, v in wall.items()}
+    return {k: 1000 * float(np.median(v)) for k, v in wall.items()}
 
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--calls", type=int, default=300, help="timed calls per figure")
-    ap.add_argument("--solo-threads", type=int, default=2)
+    ap.add_argument("--threads", type=int, default=2, help="ONNX Runtime threads of the compared session")
     a = ap.parse_args()
     with threadpool_limits(limits=1, user_api="blas"):
-        v0 = V0Runtime.load(threads=1, solo_threads=a.solo_threads)
+        v0 = V0Runtime.load(threads=1)
+        sessions = {"1 thread": v0, f"{a.threads} threads": V0Runtime.load(threads=a.threads)}
         states, prompts = load_states(v0)
         mixed = [prompts[(i * 7919) % len(prompts)] for i in range(64)]
         sentence = BODY["messages"][0]["content"]
-        print(f"{platform.processor() or platform.machine()}, {os.cpu_count()} CPUs; solo session "
-              f"{a.solo_threads} threads; {len(states)} candidates x 256 rows; p50 ms per call")
-        print("| backbone pass, one prompt | session | p50 wall ms | CPU ms |\n|---|---|---:|---:|")
+        print(f"{platform.processor() or platform.machine()}, {os.cpu_count()} CPUs; {len(states)} candidates "
+              "x 256 rows; p50 wall ms per call")
+        print("| backbone pass, one prompt | ONNX Runtime threads | p50 wall ms |\n|---|---|---:|")
         for label, texts in ((repr(sentence), [sentence]), ("profile prompts (mixed lengths)", mixed)):
-            for name, (wall, cpu) in backbone_ab(v0, texts, a.calls).items():
-                print(f"| {label} | {name} | {wall:.2f} | {cpu:.2f} |")
+            for name, wall in backbone_ab(sessions, texts, a.calls).items():
+                print(f"| {label} | {name} | {wall:.2f} |")
         one, many = v0.encode([sentence]), v0.encode(mixed[:32])
         print("| head pass, 5 candidates | p50 wall ms |\n|---|---:|")
         print(f"| 1 query | {p50_ms(lambda: v0.predict(states, one), a.calls):.2f} |")

@@ -10,7 +10,6 @@ import asyncio
 import contextlib
 import hashlib
 import logging
-import os
 import random
 import time
 from importlib.metadata import version
@@ -55,19 +54,11 @@ from router.store.writer import DecisionWriter
 log = logging.getLogger(__name__)
 
 
-def solo_threads(settings: Settings) -> int:
-    """``V0_SOLO_THREADS``, or (0) the CPUs this process may use shared among the workers, at most 4."""
-    if settings.solo_threads:
-        return settings.solo_threads
-    return max(1, min(4, len(os.sched_getaffinity(0)) // settings.workers))
-
-
 def load_v0(settings: Settings) -> Any:
     """The value model for serving: on CPU the torch-free runtime (onnxruntime + numpy; its ONNX
     file comes from ``v0-gateway prepare``, else a short-lived export subprocess); torch only for
     another device, ``V0_RUNTIME=torch``, or a backbone/head that needs it (logged). numpy's BLAS
-    pool gets ``V0_THREADS`` threads (default 1): each score is many small matmuls. A prompt
-    scored alone runs on ``solo_threads(settings)`` backbone threads."""
+    pool gets ``V0_THREADS`` threads (default 1): each score is many small matmuls."""
     from valuemodel.backbone_files import env_threads, limit_blas
 
     threads = env_threads()
@@ -77,8 +68,7 @@ def load_v0(settings: Settings) -> Any:
         from valuemodel.infer import Unsupported, V0Runtime
 
         try:
-            return V0Runtime.load(settings.weights or None, head=settings.head or None,
-                                  solo_threads=solo_threads(settings))
+            return V0Runtime.load(settings.weights or None, head=settings.head or None)
         except Unsupported as exc:
             if settings.runtime == "numpy":
                 raise

@@ -39,7 +39,6 @@ def run(args: argparse.Namespace) -> int:
     workers = args.workers if args.workers is not None else settings.workers
     if workers < 1:
         raise SystemExit("--workers must be at least 1")
-    os.environ["V0_WORKERS"] = str(workers)  # each worker's share of the CPUs (V0_SOLO_THREADS)
     with shared_metrics(workers):
         uvicorn.run("router.app:create_app", factory=True, host=args.host or settings.host,
                     port=args.port or settings.port, log_level=args.log_level, workers=workers)

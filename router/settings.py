@@ -48,10 +48,6 @@ class Settings(BaseSettings):
     # Chat requests are scored on one thread, every request waiting for scores in one batch
     # (router/scoring/batcher.py): at most this many per batch.
     scoring_batch_max: int = Field(default=32, gt=0)
-    # Backbone threads for a prompt scored alone (a batch of one: no other request was waiting),
-    # so an idle gateway's spare cores cut its latency; batches keep V0_THREADS. 0 = the CPUs this
-    # process may use, divided among the workers, at most 4; 1 = off (one session fewer in memory).
-    solo_threads: int = Field(default=0, ge=0)
     # Scoring guard: seconds a request waits for its scores, requests that may wait for scores at
     # once, and the circuit breaker (consecutive failures to open it, seconds it stays open).
     # Past any of them the request goes to its policy's fallback with a reason (x-v0-fallback-reason).

@@ -88,34 +88,6 @@ def test_tokenizer_matches_transformers(both):
     assert rt.backbone.token_ids(QUERIES) == torch_v0.backbone.token_ids(QUERIES)
 
 
-def test_solo_session_gives_the_batch_features(profiles):
-    """A text encoded alone runs on the solo session (more threads), a batch on the one-thread
-    session: the backbone's outputs are the same bytes, so query and profile features stay
-    comparable."""
-    from valuemodel import V0Runtime
-
-    backbone = V0Runtime.load(threads=1, solo_threads=2).backbone
-    ran = {"solo": 0}
-    solo_run = backbone._solo.run
-
-    def counted(*args, **kwargs):
-        ran["solo"] += 1
-        return solo_run(*args, **kwargs)
-
-    backbone._solo.run = counted
-    texts = QUERIES + [t for prompts, _ in profiles.values() for t in prompts[:4]]
-    tokens, mask, pooled, layers = backbone.encode(texts)
-    assert ran["solo"] == 0
-    for i, text in enumerate(texts):
-        t1, m1, p1, l1 = backbone.encode([text])
-        n = int(m1.sum())
-        np.testing.assert_array_equal(t1[0, :n], tokens[i, :n])
-        np.testing.assert_array_equal(p1[0], pooled[i])
-        np.testing.assert_array_equal(l1[0], layers[i])
-    assert ran["solo"] == len(texts)
-    assert V0Runtime.load(threads=1).backbone._solo is None  # solo_threads=1: no second session
-
-
 def test_profiles_of_different_sizes_predict_together_as_alone(profiles):
     """The heads stack a call's profiles (padded to the longest, cached per list of states): each
     profile's row equals its prediction alone, and a new list of states gets its own stacking."""

@@ -112,18 +112,3 @@ def test_every_scrape_reports_both_workers(proxied_pg, tmp_path, upstream):
         wait_until(lambda: all(scrape(gateway) == (40.0, [40.0]) for _ in range(12)))
     finally:
         gateway.stop()
-
-
-def test_solo_threads_share_the_cpus_among_the_workers():
-    """A prompt scored alone gets the CPUs this process may use divided among the workers (at
-    most 4); an operator's V0_SOLO_THREADS wins; 1 is the least."""
-    import os
-
-    from router.app import solo_threads
-    from router.settings import Settings
-
-    cpus = len(os.sched_getaffinity(0))
-    assert solo_threads(Settings(workers=1)) == max(1, min(4, cpus))
-    assert solo_threads(Settings(workers=2)) == max(1, min(4, cpus // 2))
-    assert solo_threads(Settings(workers=10_000)) == 1
-    assert solo_threads(Settings(solo_threads=3, workers=2)) == 3

@@ -118,26 +118,11 @@ def ensure_onnx(config: BackboneConfig, weights_key: str, int8: bool) -> Path:
     return target
 
 
-def _session(graph: str, threads: int | None):
-    """An ONNX Runtime CPU session with ``threads`` intra-op threads (None or 0: its default)."""
-    import onnxruntime as ort
-
-    opts = ort.SessionOptions()
-    opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-    if threads:
-        opts.intra_op_num_threads = threads
-    return ort.InferenceSession(graph, opts, providers=["CPUExecutionProvider"])
-
-
 class NumpyBackbone:
     """``backbone.Backbone``'s CPU ONNX path, torch-free. ``encode`` -> (tokens (B, T, H),
     mask (B, T) bool, pooled (B, H), layers (B, L+1, H)) float32 arrays."""
 
-    def __init__(self, config: BackboneConfig | None = None, threads: int | None = None, solo_threads: int = 1):
-        """``threads``: the session that runs batches (one text per call, see ``encode``);
-        ``solo_threads`` > 1 adds a second session with that many threads for a text encoded on
-        its own (an idle gateway's request: the spare cores cut its latency). Both give the same
-        features: the thread count only splits each operator's work."""
+    def __init__(self, config: BackboneConfig | None = None, threads: int | None = None):
         self.config = config or BackboneConfig()
         runtime = "onnx-int8" if self.config.runtime == "auto" else self.config.runtime
         if runtime not in ("onnx", "onnx-int8"):
@@ -160,12 +145,16 @@ class NumpyBackbone:
             raise Unsupported("pooling 'modules' runs the folder's sentence-transformers modules (torch)")
         self._windows = None
         self.pad_id = self.tokenizer.pad_token_id or 0
+        import onnxruntime as ort
+
         threads = env_threads() if threads is None else threads
+        opts = ort.SessionOptions()
+        opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        if threads:
+            opts.intra_op_num_threads = threads
         path = ensure_onnx(self.config, self.weights_key, int8=runtime == "onnx-int8")
         split = split_embeddings(path)
-        graph = str(split[0] if split else path)
-        self._session = _session(graph, threads)
-        self._solo = _session(graph, solo_threads) if solo_threads > 1 else None
+        self._session = ort.InferenceSession(str(split[0] if split else path), opts, providers=["CPUExecutionProvider"])
         # inputs every call takes: the memory-mapped token table (embeddings.py), when split out
         self._feeds = {i.name: np.load(split[1], mmap_mode="r") for i in self._session.get_inputs()
                        if split and i.name not in ("input_ids", "attention_mask")}
@@ -183,19 +172,17 @@ class NumpyBackbone:
         return tail_ids(self.tokenizer, texts, self.config.max_tokens)
 
     def encode(self, texts: list[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-        """One text alone runs on the solo session when there is one, a batch on the other."""
         ids, mask = pad_ids(self.token_ids(texts), self.pad_id)  # (B, T) each
         B, T = ids.shape
-        session = self._solo if B == 1 and self._solo is not None else self._session
         if self.runtime == "onnx-int8":  # one text at a time, as Backbone.encode (no batch-mates)
             tokens = np.zeros((B, T, self.hidden_size), np.float32)  # (B, T, H)
             layers = np.zeros((B, self.n_layers, self.hidden_size), np.float32)  # (B, L+1, H)
             for i, n in enumerate(mask.sum(1)):
-                t, lp = session.run(None, {"input_ids": ids[i : i + 1, :n], "attention_mask": mask[i : i + 1, :n],
-                                           **self._feeds})
+                t, lp = self._session.run(None, {"input_ids": ids[i : i + 1, :n], "attention_mask": mask[i : i + 1, :n],
+                                                 **self._feeds})
                 tokens[i, :n], layers[i] = t[0], lp[0]
         else:
-            tokens, layers = session.run(None, {"input_ids": ids, "attention_mask": mask, **self._feeds})
+            tokens, layers = self._session.run(None, {"input_ids": ids, "attention_mask": mask, **self._feeds})
         maskb = mask.astype(bool)
         pooled = pool(tokens, maskb, self.config.pooling).astype(np.float32)
         return tokens.astype(np.float32), maskb, pooled, layers.astype(np.float32)

@@ -47,9 +47,8 @@ class V0Runtime:
     @classmethod
     def load(cls, path: str | Path | None = None, *, head: str | None = None, features: str | None = None,
              threads: int | None = None, backbone_path: str | None = None,
-             backbone: NumpyBackbone | None = None, solo_threads: int = 1) -> "V0Runtime":
-        """As ``V0.load(path, head=, device="cpu", threads=, backbone_path=)``; ``solo_threads``:
-        threads for a text encoded alone (NumpyBackbone)."""
+             backbone: NumpyBackbone | None = None) -> "V0Runtime":
+        """As ``V0.load(path, head=, device="cpu", threads=, backbone_path=)``."""
         from safetensors.numpy import load_file
 
         threads = env_threads() if threads is None else threads
@@ -59,7 +58,7 @@ class V0Runtime:
         config = model_config(raw, backbone_path)
         tensors = load_file(str(root / WEIGHTS_FILE))
         if backbone is None:
-            backbone = NumpyBackbone(config.backbone, threads=threads, solo_threads=solo_threads)
+            backbone = NumpyBackbone(config.backbone, threads=threads)
         check_identity(recorded_identity(raw), backbone, str(root))
         regressor = Regressor.load(root / DIFFICULTY_FILE) if config.difficulty is not None else None
         return cls(config, tensors, backbone, head=head, features=features, regressor=regressor)
