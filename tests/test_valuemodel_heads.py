@@ -84,3 +84,22 @@ def test_v0_rejects_bad_profiles(v0):
     state = other.fit_profile(other.encode(["a", "b"]), [1.0, 0.0])
     with pytest.raises(ValueError, match="fingerprint|head"):
         v0.predict([state], feats)
+
+
+def test_state_packs_reuse_a_list_and_never_keep_replaced_states_alive():
+    import gc
+    import weakref
+
+    from valuemodel.heads.base import ProfileState, StatePacks
+
+    built = []
+    packs = StatePacks(lambda states: built.append(len(states)) or len(built))
+    a, b = ProfileState("h", "fp", 1), ProfileState("h", "fp", 2)
+    first = packs.get([a, b])
+    assert packs.get([a, b]) == first and built == [2]  # same list: stacked once
+    assert packs.get([b, a]) != first and built == [2, 2]  # another order is another stacking
+    gone = weakref.ref(a)
+    del a
+    gc.collect()
+    assert gone() is None  # the cache does not hold a replaced state alive
+    assert packs.get([ProfileState("h", "fp", 3)]) and len(packs._packs) == 1  # and drops its packs

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import weakref
 from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
@@ -63,24 +64,27 @@ class StatePacks:
 
     The serving path predicts against the same few state lists over and over (a policy's
     candidates; states are replaced whole, never mutated), so the stacking is cached by the
-    states' identities; each entry keeps its states alive, so an id is never reused while
-    cached. A few lists at most (LRU), safe across threads."""
+    states' identities. Entries hold the states weakly: a pack whose states were replaced (a
+    profile refresh) is dropped at the next insertion, so old states are not kept alive. A few
+    lists at most (LRU), safe across threads."""
 
-    def __init__(self, build, max_entries: int = 16):
+    def __init__(self, build, max_entries: int = 8):
         self._build, self._max = build, max_entries
-        self._packs: OrderedDict[tuple[int, ...], tuple[tuple[Any, ...], Any]] = OrderedDict()
+        self._packs: OrderedDict[tuple[int, ...], tuple[tuple[weakref.ref, ...], Any]] = OrderedDict()
         self._lock = threading.Lock()
 
     def get(self, states: list[Any]) -> Any:
         key = tuple(map(id, states))
         with self._lock:
             hit = self._packs.get(key)
-            if hit is not None:
+            if hit is not None and all(ref() is s for ref, s in zip(hit[0], states)):
                 self._packs.move_to_end(key)
                 return hit[1]
         pack = self._build(states)
         with self._lock:
-            self._packs[key] = (tuple(states), pack)
+            for k in [k for k, (refs, _) in self._packs.items() if any(ref() is None for ref in refs)]:
+                del self._packs[k]
+            self._packs[key] = (tuple(weakref.ref(s) for s in states), pack)
             while len(self._packs) > self._max:
                 self._packs.popitem(last=False)
         return pack
