@@ -8,7 +8,8 @@ queries.
 Profiles: the shipped default profiles (5 candidates x 256 rows, router/data/profiles). Prompts:
 the overhead bench's one sentence (bench/overhead/load.py) and a fixed mix of the profiles' own
 prompts (mostly longer). numpy's BLAS pool is capped at one thread, as ``serve`` sets it. Prints
-p50 wall ms per call (and the process's CPU ms per call for the backbone).
+p50 wall ms per call. (No CPU column: a multi-thread session's pool keeps spinning after its
+call returns, into whatever runs next.)
 """
 
 from __future__ import annotations
