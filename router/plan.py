@@ -100,11 +100,12 @@ def resolve(req: ChatCompletionRequest, runtime: Runtime, *, threshold: float | 
 
 
 def decide_plan(req: ChatCompletionRequest, target: Target, runtime: Runtime, scored: ScoreResult,
-                draw: float | None = None) -> Plan:
+                draw: float | None = None, *, tokens: int | None = None) -> Plan:
     """Expected costs and the decision (``unscored`` when the scores are not real), then
-    exploration with ``draw``."""
+    exploration with ``draw``. ``tokens``: the prompt tokens when already known (else counted)."""
     policies, policy = runtime.policies, target.policy
-    tokens = count_prompt_tokens(req.upstream_messages())
+    if tokens is None:
+        tokens = count_prompt_tokens(req.upstream_messages())
     costs = {c: expected_cost(tokens, input_per_token=policies.prices[c].input_per_token,
                               output_per_token=policies.prices[c].output_per_token,
                               output_tokens=policy.expected_output_tokens)
@@ -170,4 +171,7 @@ async def plan_request(req: ChatCompletionRequest, runtime: Runtime, guard: Scor
     if plan is not None:
         return plan
     blank = ScoreResult({c: 0.0 for c in target.policy.candidates}, fallback_reason=why)
-    return await asyncio.to_thread(decide_plan, req, target, runtime, blank)
+    try:  # the decision's whole computation is bounded: past the limit, no token count either
+        return await asyncio.wait_for(asyncio.to_thread(decide_plan, req, target, runtime, blank), guard.timeout_s)
+    except TimeoutError:
+        return decide_plan(req, target, runtime, blank, tokens=0)

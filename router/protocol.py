@@ -14,7 +14,7 @@ from __future__ import annotations
 import re
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 
 _BAD_TEXT = re.compile("[\x00\ud800-\udfff]")
@@ -33,12 +33,59 @@ class _Open(BaseModel):
     model_config = ConfigDict(extra="allow")
 
 
+IMAGE_DETAILS = ("auto", "low", "high")
+# Content part type -> the fields it must carry, each with the type that field must have.
+_PART_FIELDS: dict[str, dict[str, type]] = {
+    "text": {"text": str}, "refusal": {"refusal": str}, "image_url": {"image_url": dict},
+    "input_audio": {"input_audio": dict}, "file": {"file": dict},
+}
+
+
+def content_part_problem(part: Any) -> str | None:
+    """Why ``part`` is not an OpenAI chat content part (None when it is): a known ``type`` whose
+    fields have the right shape (an image's ``url`` a string, its ``detail`` auto/low/high)."""
+    if not isinstance(part, dict) or not isinstance(part.get("type"), str):
+        return "each content part must be an object with a string 'type'"
+    fields = _PART_FIELDS.get(part["type"])
+    if fields is None:
+        return f"unsupported content part type {part['type'][:40]!r} (one of {', '.join(_PART_FIELDS)})"
+    for name, kind in fields.items():
+        if not isinstance(part.get(name), kind):
+            return f"a {part['type']!r} part needs {name!r} as {'a string' if kind is str else 'an object'}"
+    image = part.get("image_url")
+    if isinstance(image, dict):
+        if not isinstance(image.get("url"), str):
+            return "image_url.url must be a string"
+        if image.get("detail") is not None and image["detail"] not in IMAGE_DETAILS:
+            return "image_url.detail must be one of auto, low, high"
+    return None
+
+
 class ChatMessage(_Open):
     role: Literal["system", "developer", "user", "assistant", "tool", "function"]
     content: str | list[dict[str, Any]] | None = None
     name: str | None = None
     tool_calls: list[dict[str, Any]] | None = None
     tool_call_id: str | None = None
+
+    @field_validator("content")
+    @classmethod
+    def _parts(cls, content: Any) -> Any:
+        for part in content if isinstance(content, list) else ():
+            problem = content_part_problem(part)
+            if problem:
+                raise ValueError(problem)
+        return content
+
+    @field_validator("tool_calls")
+    @classmethod
+    def _tool_calls(cls, calls: Any) -> Any:
+        for call in calls or ():
+            fn = call.get("function")
+            if not (isinstance(fn, dict) and isinstance(fn.get("name"), str)
+                    and isinstance(fn.get("arguments"), str)):
+                raise ValueError("each tool call needs 'function' with a string 'name' and string 'arguments'")
+        return calls
 
 
 class StreamOptions(_Open):

@@ -80,9 +80,39 @@ class Upstream:
         return inp + out
 
 
+# Fixed prompt-token estimates for parts that are not text (nothing a client names is ever fetched
+# to count them): an image by its detail level (OpenAI's figures: 85 tokens at low detail; high and
+# auto as a 1024x1024 image, 4 tiles of 170 plus 85), any other part (audio, file) a flat 256.
+IMAGE_TOKENS = {"low": 85, "high": 765, "auto": 765}
+OTHER_PART_TOKENS = 256
+MESSAGE_TOKENS = 3  # OpenAI's per-message framing; the reply's priming adds 3 once
+
+
 def count_prompt_tokens(messages: list[dict[str, Any]]) -> int:
-    """Prompt tokens by LiteLLM's default tokenizer (used for expected cost before routing)."""
-    return litellm_module().token_counter(messages=messages)
+    """Prompt tokens for the expected cost before routing: the text (role, name, text parts, tool
+    call names and arguments) by LiteLLM's default tokenizer, images and other parts by the fixed
+    estimates above. Pure computation on validated messages: no network, no file."""
+    texts: list[str] = []
+    fixed = 3
+    for message in messages:
+        fixed += MESSAGE_TOKENS
+        texts += [str(message.get("role", "")), str(message.get("name") or "")]
+        content = message.get("content")
+        if isinstance(content, str):
+            texts.append(content)
+        for part in content if isinstance(content, list) else ():
+            kind = part.get("type")
+            if kind in ("text", "refusal"):
+                texts.append(str(part.get(kind, "")))
+            elif kind == "image_url":
+                fixed += IMAGE_TOKENS.get(str((part.get("image_url") or {}).get("detail") or "auto"), 765)
+            else:
+                fixed += OTHER_PART_TOKENS
+        for call in message.get("tool_calls") or ():
+            fn = call.get("function") or {}
+            texts += [str(fn.get("name", "")), str(fn.get("arguments", ""))]
+    text = "\n".join(t for t in texts if t)
+    return fixed + (litellm_module().token_counter(text=text) if text else 0)
 
 
 def answered_by(response: Any, default: str) -> str:

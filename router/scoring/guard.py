@@ -28,7 +28,7 @@ class ScorerFailed(Exception):
 class ScoringGuard:
     def __init__(self, batcher: ScoreBatcher, *, timeout_s: float, max_waiting: int,
                  breaker: CircuitBreaker) -> None:
-        self._batcher, self._timeout, self._max_waiting, self.breaker = batcher, timeout_s, max_waiting, breaker
+        self._batcher, self.timeout_s, self._max_waiting, self.breaker = batcher, timeout_s, max_waiting, breaker
         self.waiting = 0  # queued or being scored, timed-out ones included until their batch ends
         self._lock = threading.Lock()  # the batch thread ends futures too
 
@@ -49,7 +49,7 @@ class ScoringGuard:
             raise
         future.add_done_callback(self._done)
         try:  # on timeout the wrapper is cancelled, and with it the request's place in the queue
-            result = await asyncio.wait_for(asyncio.wrap_future(future), self._timeout)
+            result = await asyncio.wait_for(asyncio.wrap_future(future), self.timeout_s)
         except TimeoutError:
             self.breaker.failure()
             return None, "scorer_timeout"
