@@ -144,7 +144,7 @@ def create_app(settings: Settings | None = None, *, scorer_factory: ScorerFactor
         app.state.watcher, app.state.engine, app.state.writer = watcher, engine, writer
         app.state.keys, app.state.scorer, app.state.db_status = keys, scorer, status
         app.state.limiter = limiter
-        app.state.profiles = ProfileService(engine, scorer, executors.db)
+        app.state.profiles = ProfileService(engine, scorer, executors.db, refresh_s=settings.profile_refresh_s)
         batcher = ScoreBatcher(scored_plans, max_batch=settings.scoring_batch_max,
                                on_batch=app.state.metrics.scoring_batch.observe)
         app.state.scoring_guard = ScoringGuard(
@@ -172,6 +172,7 @@ def create_app(settings: Settings | None = None, *, scorer_factory: ScorerFactor
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
+            await app.state.profiles.close()
             await asyncio.to_thread(batcher.close)
             await writer.close()
             engine.dispose()

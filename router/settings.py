@@ -81,6 +81,9 @@ class Settings(BaseSettings):
     # Seconds between checks of profile versions and client keys in the database (other replicas'
     # changes); 0 disables the poll loop (local changes still apply at once).
     profile_poll_s: float = Field(default=1.0, ge=0)
+    # Profile states rebuilt after grades (feedback, judge, shadow): at most one rebuild per model
+    # per this many seconds, however fast grades arrive (router/profiles/refresh.py).
+    profile_refresh_s: float = Field(default=0.5, ge=0)
     # Seed the shipped default profiles into an empty database on first start.
     seed_profiles: bool = True
     # Seed of exploration's random draws (policy ``explore``); empty = fresh randomness per start.

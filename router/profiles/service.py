@@ -2,7 +2,9 @@
 of the scorer (other replicas pick the new version up on their poll loop).
 
 Uploads and feedback encode their texts into the feature cache *before* writing, so the local
-rebuild after the write only fits the new state, and a failing encode writes nothing.
+rebuild after the write only fits the new state, and a failing encode writes nothing. Uploads and
+deletes rebuild at once; grades go through the coalesced refresh (``refresh.py``), so a burst
+of grades never rebuilds a state per grade.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
 from router.scoring.v0 import V0Scorer
+from router.profiles.refresh import ProfileRefresh
 from router.profiles.upload import ProfileRowIn
 from router.protocol import GatewayError
 from router.store import crud, profile_crud
@@ -36,9 +39,11 @@ class Change:
 
 
 class ProfileService:
-    def __init__(self, engine: Engine, scorer: V0Scorer | None, executor: Executor | None = None) -> None:
+    def __init__(self, engine: Engine, scorer: V0Scorer | None, executor: Executor | None = None, *,
+                 refresh_s: float = 0.5) -> None:
         self.engine, self.scorer = engine, scorer
         self._executor = executor  # the database pool (None: asyncio's default, in tests)
+        self.refresher = ProfileRefresh(self._rebuild, interval_s=refresh_s)
 
     async def _db(self, fn: Callable[[], T]) -> T:
         return await asyncio.get_running_loop().run_in_executor(self._executor, fn)
@@ -47,9 +52,15 @@ class ProfileService:
         if self.scorer is not None:
             await self._db(lambda: self.scorer.prepare(texts))
 
-    async def _refresh(self) -> None:
+    async def _rebuild(self) -> None:
         if self.scorer is not None:
             await self._db(self.scorer.refresh)
+
+    async def _refresh(self) -> None:
+        await self.refresher.now()
+
+    async def close(self) -> None:
+        await self.refresher.close()
 
     async def upload(self, *, model: str, rows: Sequence[ProfileRowIn],
                      mode: Literal["append", "replace"]) -> Change:
@@ -123,5 +134,5 @@ class ProfileService:
             raise AssertionError("unreachable")
 
         change = await self._db(write)
-        await self._refresh()
+        await self.refresher.wait()  # coalesced with other grades; the caller reads its own write
         return change
