@@ -1,5 +1,7 @@
 # Two commands: `make serve` (set up, migrate, run the gateway) and `make test` (set up, run the suite).
 # Setup is idempotent: the virtualenv is created once and reinstalled only when pyproject.toml changes.
+# It installs the training extra too (`prepare` exports V0's ONNX files with torch); a serving-only
+# install is `.[serve]` (see README, *Deploy*).
 
 PYTHON ?= python3
 VENV ?= .venv
@@ -10,6 +12,7 @@ export HF_HUB_OFFLINE := 1
 export LITELLM_LOCAL_MODEL_COST_MAP := True
 export V0_DATABASE_URL ?= sqlite:///./v0.db
 export V0_POLICIES ?= ./policies.yaml
+PORT ?= 8000
 
 .PHONY: setup migrate prepare serve test clean
 
@@ -19,7 +22,7 @@ $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 
 $(STAMP): pyproject.toml | $(BIN)/python
-	$(BIN)/python -m pip install -e '.[test]'
+	$(BIN)/python -m pip install -e '.[train,test]'
 	touch $(STAMP)
 
 migrate: setup
@@ -30,7 +33,7 @@ prepare: setup
 	$(BIN)/v0-gateway prepare
 
 serve: migrate prepare
-	$(BIN)/v0-gateway serve --host 127.0.0.1 --port 8000
+	$(BIN)/v0-gateway serve --host 127.0.0.1 --port $(PORT)
 
 test: setup
 	$(BIN)/lint-imports

@@ -4,20 +4,35 @@ report puts each gateway cell's CPU per request beside LiteLLM proxy's."""
 import os
 import subprocess
 import sys
-import time
 
 from bench.overhead.report import markdown, ratios
 from bench.overhead.servers import tree_cpu_s
 
 
+# The child spins for a fixed amount of its own CPU time (not wall time), between two
+# handshakes, so the figure does not depend on how busy the machine is.
+SPIN_CHILD = """import sys, time
+print("ready", flush=True)
+sys.stdin.readline()
+t = time.process_time()
+while time.process_time() - t < 0.5:
+    pass
+print("done", flush=True)
+time.sleep(30)
+"""
+
+
 def test_tree_cpu_counts_a_busy_child():
-    child = subprocess.Popen([sys.executable, "-c", "import time\nt = time.time()\nwhile time.time() - t < 0.6: pass\n"
-                              "time.sleep(30)"])
+    child = subprocess.Popen([sys.executable, "-c", SPIN_CHILD], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                             text=True)
     try:
+        assert child.stdout.readline() == "ready\n"
         before = tree_cpu_s(os.getpid())
-        time.sleep(1.0)  # the child spins for 0.6 s of it, then sleeps
+        child.stdin.write("go\n")
+        child.stdin.flush()
+        assert child.stdout.readline() == "done\n"  # the child has used 0.5 s of CPU since "go"
         spent = tree_cpu_s(os.getpid()) - before
-        assert 0.3 < spent < 1.5
+        assert 0.49 <= spent < 1.0  # 0.01: one clock tick of /proc's accounting
     finally:
         child.kill()
         child.wait()
