@@ -45,6 +45,16 @@ class CandidateSpec(_Strict):
     extra_params: list[str] = Field(default_factory=list)
 
 
+class WindowSpec(_Strict):
+    """Which of a candidate's profile rows form its active window (router/scoring/window.py)."""
+
+    policy: Literal["recent", "keep_seed", "balanced", "decay"] = "balanced"
+    history: int = Field(default=4, ge=1, le=64)  # rows considered: history x profile_size, most recent
+    seed_share: float = Field(default=0.25, ge=0, le=1)  # keep_seed: window share kept for uploaded rows
+    clusters: int = Field(default=8, ge=1, le=256)  # balanced: k-means clusters of the prompts' features
+    half_life: float = Field(default=256, gt=0)  # decay: a row's weight halves every half_life newer rows
+
+
 class PolicySpec(_Strict):
     candidates: list[str] = Field(min_length=1)
     threshold: float = Field(ge=0, le=1)
@@ -56,6 +66,7 @@ class PolicySpec(_Strict):
     # Exploration: with this probability a uniformly drawn candidate answers instead of the
     # decision's choice (logged with its propensity, for unbiased replay of other policies).
     explore: float = Field(default=0.0, ge=0, le=1)
+    window: WindowSpec = Field(default_factory=WindowSpec)
 
 
 class PolicyFile(_Strict):

@@ -51,7 +51,9 @@ def translation(i: int) -> str:
 
 
 def policies_yaml(upstream_base: str, *, threshold: float = 0.5, profile_size: int = 24,
-                  extra: str = "") -> str:
+                  extra: str = "", window: str = "recent") -> str:
+    """The tests' cheap/strong policies; ``window`` is the profile window policy (these tests
+    count on the most recent rows forming the window)."""
     def cand(price: float) -> str:
         return (f"    model: openai/fake-ok\n    api_base: {upstream_base}\n    input_price: {price}\n"
                 f"    output_price: {price}\n    timeout: 5\n    num_retries: 0\n")
@@ -60,7 +62,7 @@ def policies_yaml(upstream_base: str, *, threshold: float = 0.5, profile_size: i
             f"  cheap:\n{cand(CHEAP_PRICE)}  strong:\n{cand(STRONG_PRICE)}{extra}"
             "policies:\n"
             f"  main:\n    candidates: [cheap, strong]\n    threshold: {threshold}\n    fallback: strong\n"
-            f"    profile_size: {profile_size}\n")
+            f"    profile_size: {profile_size}\n    window: {{policy: {window}}}\n")
 
 
 def jsonl(rows: list[tuple[str, float]]) -> bytes:

@@ -1,7 +1,8 @@
 """The V0 scorer over stored profiles.
 
 For each (candidate, profile_size) that a policy needs, it keeps a fitted profile state built
-from the candidate's active window (the ``profile_size`` most recent rows). ``refresh`` reads
+from the candidate's active window: ``profile_size`` rows chosen by the policy's window policy
+(``window:``, router/scoring/window.py) from the candidate's most recent rows. ``refresh`` reads
 the profile versions from the database and rebuilds only the states whose version changed;
 it runs on a poll loop (every replica) and right after a local change; features of new rows
 come from the feature cache, else the database (encoded by another replica), else the encoder.
@@ -32,11 +33,12 @@ import numpy as np
 from sqlalchemy import Engine
 from sqlmodel import Session
 
-from router.policies import Policies
+from router.policies import Policies, WindowSpec
 from router.scoring.profile_cache import CachedWindow, ProfileCache
 from router.scoring.feature_store import FeatureStore
 from router.scoring.features import FeatureCache
 from router.scoring.base import ScoreQuery, ScoreResult
+from router.scoring.window import WindowRow, history_rows, needs_features, select_window
 from router.store import profile_crud
 
 log = logging.getLogger(__name__)
@@ -50,6 +52,7 @@ class Built:
     features: Any = None  # (N, F) float32: a window loaded from the local profile cache
     scores: tuple[float, ...] = ()
     prompts: tuple[str, ...] = ()  # a window read from the database: its features stay in the feature cache
+    window: WindowSpec | None = None  # the window policy it was built with
 
 
 class V0Scorer:
@@ -62,14 +65,24 @@ class V0Scorer:
         self.missing_p = missing_p
         self._states: dict[tuple[str, int], Built] = {}  # replaced whole, never mutated
         self._wanted: frozenset[tuple[str, int]] = frozenset()
+        self._windows: dict[tuple[str, int], WindowSpec] = {}
         self._lock = threading.Lock()  # one refresh at a time
         self.cache = cache
         self.source: str | None = None  # "database" | "cache" once states were read
 
     # ---- what to keep ready -------------------------------------------------------------
     def want(self, policies: Policies) -> None:
-        """Keep states for every (candidate, profile_size) the policies use (next refresh)."""
-        self._wanted = frozenset((c, p.profile_size) for p in policies.policies.values() for c in p.candidates)
+        """Keep states for every (candidate, profile_size) the policies use (next refresh). Two
+        policies with the same candidate and size but other window policies: the default
+        policy's window wins, else the first policy's in the file."""
+        names = sorted(policies.policies, key=lambda n: n != policies.spec.default_policy)
+        windows: dict[tuple[str, int], WindowSpec] = {}
+        for name in names:
+            p = policies.policies[name]
+            for c in p.candidates:
+                windows.setdefault((c, p.profile_size), p.window)
+        self._windows = windows
+        self._wanted = frozenset(windows)
 
     def versions_in_use(self) -> dict[str, int]:
         """Each model's profile version in the states in use (the lowest, if several window sizes)."""
@@ -93,20 +106,17 @@ class V0Scorer:
                 rebuilt: set[str] = set()
                 for model, size in sorted(self._wanted):
                     version = db_versions.get(model, 0)
+                    spec = self._windows.get((model, size), WindowSpec(policy="recent"))
                     old = current.get((model, size))
-                    if old is not None and old.version == version:
+                    if old is not None and old.version == version and old.window == spec:
                         new[(model, size)] = old
                         continue
                     if version == 0 and old is None:
                         continue  # never had a profile
-                    rows = profile_crud.window(session=session, model=model, size=size)
+                    built = self._build(session, model, size, version, spec)
                     rebuilt.add(model)
-                    if not rows:
-                        continue  # profile deleted: no state
-                    feats = self.features.features(self.v0, [r.prompt for r in rows], self.store)  # (N, F)
-                    scores = tuple(r.score for r in rows)
-                    new[(model, size)] = Built(version, len(rows), self.v0.fit_profile(feats, list(scores)),
-                                               scores=scores, prompts=tuple(r.prompt for r in rows))
+                    if built is not None:  # None: profile deleted, no state
+                        new[(model, size)] = built
             self._states = new
             self.source = "database"
         if rebuilt and self.cache is not None:
@@ -114,6 +124,22 @@ class V0Scorer:
         if rebuilt:
             log.info("profile states rebuilt: %s", ", ".join(sorted(rebuilt)))
         return sorted(rebuilt)
+
+    def _build(self, session: Session, model: str, size: int, version: int, spec: WindowSpec) -> Built | None:
+        """The state of ``model``'s window under ``spec`` (None: no rows)."""
+        rows = profile_crud.window(session=session, model=model, size=history_rows(spec, size))
+        if not rows:
+            return None
+        feats = None
+        if len(rows) > size and needs_features(spec):
+            feats = self.features.features(self.v0, [r.prompt for r in rows], self.store)  # (H, F)
+        keep = select_window([WindowRow(int(r.id or 0), r.source) for r in rows], size, spec, feats)
+        rows = [rows[i] for i in keep]
+        feats = feats[keep] if feats is not None else self.features.features(
+            self.v0, [r.prompt for r in rows], self.store)  # (N, F)
+        scores = tuple(r.score for r in rows)
+        return Built(version, len(rows), self.v0.fit_profile(feats, list(scores)), scores=scores,
+                     prompts=tuple(r.prompt for r in rows), window=spec)
 
     def load_cached(self) -> int:
         """Fit the last known states from the local cache (the database is away). Returns how

@@ -1,0 +1,1 @@
+"""The learning loop, off the request path: judge grading, shadow calls, cold-start priors."""
