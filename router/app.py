@@ -183,6 +183,7 @@ def create_app(settings: Settings | None = None, *, scorer_factory: ScorerFactor
     app.state.settings = settings
     app.state.metrics = metrics.Metrics(app.state)
     app.state.explore_rng = random.Random(settings.explore_seed)
+    app.state.answer_sinks = []  # router/serving's answered-request hook: sink.answered(AnsweredCall)
     install_error_handlers(app)
     install_openapi(app, [ChatCompletionRequest, FeedbackRequest, ClientKeyCreate, ClientKeyUpdate, DeleteRows,
                           ReplayRequest, ScoreRequest, AllocateRequest])

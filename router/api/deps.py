@@ -12,12 +12,12 @@ from sqlmodel import Session
 
 from router.api.body import Model, parse_model, read_body
 from router.keys import Identity, KeysUnavailable, KeyTable
-from router.limits import LimitExceeded
 from router.profiles.service import ProfileService
 from router.protocol import ChatCompletionRequest, GatewayError
 from router.runtime import PolicyWatcher, Runtime
 from router.scoring import message_text
 from router.scoring.guard import ScoringGuard
+from router.serving import Context
 from router.settings import Settings
 from router.store.executor import run_db
 from router.store.writer import DecisionWriter
@@ -106,21 +106,14 @@ def require_client_key(request: Request, keys: KeysDep) -> Identity:
 ClientKeyDep = Annotated[Identity, Depends(require_client_key)]
 
 
-def admit_client(request: Request, identity: ClientKeyDep) -> Identity:
-    """The caller, counted against its key's limits: 429 past ``rpm``/``tpm`` (with retry-after)
-    or its budget (``insufficient_quota``)."""
-    try:
-        request.app.state.limiter.admit(identity.key_id)
-    except LimitExceeded as exc:
-        request.app.state.metrics.rate_limited.labels(exc.code).inc()
-        err = GatewayError(429, str(exc), type=exc.kind, code=exc.code)
-        if exc.retry_after_s is not None:
-            err.headers = {"retry-after": str(exc.retry_after_s)}
-        raise err from exc
-    return identity
+def serving_context(request: Request, identity: ClientKeyDep, settings: SettingsDep) -> Context:
+    """What the serving path needs for this request (router/serving); admission happens there."""
+    state = request.app.state
+    return Context(state=state, runtime=state.watcher.runtime, guard=state.scoring_guard, writer=state.writer,
+                   settings=settings, identity=identity, received=getattr(request.state, "v0_received", None))
 
 
-AdmittedClientDep = Annotated[Identity, Depends(admit_client)]
+ServingDep = Annotated[Context, Depends(serving_context)]
 
 
 def require_admin(request: Request, settings: SettingsDep) -> None:

@@ -1,0 +1,85 @@
+"""One request's ending: its decision row, metrics, settlement and answered-request hook.
+
+:class:`CallRecord` ends a request exactly once: ``succeeded(result)`` (an answer) or
+``failed(err, ...)`` (an upstream failure, a stream cut midway, a client that went away). The row
+goes to the decision writer (off the request path), the admission is settled with the answer's
+tokens and cost, and an answered call goes to the answer sinks.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from router.keys import Identity
+from router.plan import Plan
+from router.protocol import ChatCompletionRequest, GatewayError
+from router.serving.admission import Admission
+from router.serving.answered import AnsweredCall, notify
+from router.store.models import DecisionCreate
+from router.upstream import UpstreamResult
+
+
+@dataclass(frozen=True)
+class Sent:
+    """What the gateway sent upstream for a request."""
+
+    surface: str
+    req: ChatCompletionRequest
+    messages: list[dict[str, Any]]
+    params: dict[str, Any]
+
+
+class CallRecord:
+    def __init__(self, state: Any, writer: Any, plan: Plan, sent: Sent, admission: Admission,
+                 identity: Identity, started: float) -> None:
+        self.state, self.writer, self.plan, self.sent = state, writer, plan, sent
+        self.admission, self.identity, self.started = admission, identity, started
+        self.upstream_started: float | None = None  # set when the upstream call starts
+        self.done = False
+
+    def _submit(self, **outcome: Any) -> None:
+        plan, metrics = self.plan, self.state.metrics
+        self.done = True
+        model = outcome.get("answered_model") or plan.chosen
+        metrics.requests.labels(plan.policy or "none", model, outcome["status"]).inc()
+        if self.upstream_started is not None:
+            metrics.upstream_seconds.labels(model).observe(time.perf_counter() - self.upstream_started)
+        self.writer.submit(DecisionCreate(
+            id=plan.decision_id, requested_model=plan.requested_model, policy=plan.policy,
+            chosen_model=plan.chosen, reason=plan.reason, threshold=plan.threshold,
+            p_success=plan.p_success, stream=self.sent.req.stream,
+            candidates=[{"name": e.name, "p_success": e.p_success, "expected_cost": e.expected_cost}
+                        for e in plan.estimates],
+            profile_versions=plan.profile_versions or None,
+            client_key_id=self.identity.key_id, routing_text=plan.routing_text,
+            explore_rate=plan.explore_rate, propensity=plan.propensity,
+            latency_ms=round((time.perf_counter() - self.started) * 1000, 3), **outcome))
+
+    def succeeded(self, result: UpstreamResult) -> None:
+        self._submit(status="ok", http_status=200, answered_model=result.answered,
+                     prompt_tokens=result.prompt_tokens, completion_tokens=result.completion_tokens,
+                     cost_usd=result.cost_usd)
+        self.admission.settle(result.tokens, result.cost_usd or 0.0, "ok")
+        notify(getattr(self.state, "answer_sinks", ()), self.answered_call(result))
+
+    def failed(self, err: GatewayError, *, status: str | None = None, answered: str | None = None,
+               http_status: int | None = None) -> None:
+        default = "upstream_timeout" if err.body.code == "upstream_timeout" else "upstream_error"
+        status = status or default
+        self._submit(status=status, http_status=http_status or err.status, answered_model=answered,
+                     error=err.body.message)
+        self.admission.settle(0, 0.0, status)
+
+    def answered_call(self, result: UpstreamResult) -> AnsweredCall:
+        plan, sent = self.plan, self.sent
+        return AnsweredCall(
+            decision_id=plan.decision_id, surface=sent.surface, policy=plan.policy,
+            requested_model=plan.requested_model, chosen=plan.chosen, answered=result.answered,
+            routing_text=plan.routing_text, messages=sent.messages, params=sent.params,
+            answer_text=result.text, answer_tool_calls=result.tool_calls,
+            has_tools=bool(sent.req.tools or sent.req.functions), stream=sent.req.stream,
+            prompt_tokens=result.prompt_tokens, completion_tokens=result.completion_tokens,
+            cost_usd=result.cost_usd, client_key_id=self.identity.key_id, estimates=plan.estimates,
+            threshold=plan.threshold, p_success=plan.p_success)
