@@ -89,7 +89,6 @@ class Upstream:
                                    "output_cost_per_token": prices.output_per_token})
         return inp + out
 
-
     async def chat(self, *, candidate: str, messages: list[dict[str, Any]], params: dict[str, Any],
                    fallbacks: Sequence[str]) -> UpstreamReply:
         """A JSON answer: its body (``model`` = the answering candidate) and typed result."""
