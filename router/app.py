@@ -34,6 +34,7 @@ from router.memory import release_startup_memory
 from router.plan import scored_plans
 from router.policies import load_policies
 from router.scoring.features import FeatureCache
+from router.scoring.prepared import load_prepared
 from router.scoring.profile_cache import ProfileCache
 from router.scoring.v0 import V0Scorer
 from router.profiles.seed import seed_default_profiles
@@ -103,6 +104,8 @@ def create_app(settings: Settings | None = None, *, scorer_factory: ScorerFactor
             model = v0 if v0 is not None else await asyncio.to_thread(load_v0, settings)
             scorer = V0Scorer(model, engine, features=features,
                               cache=ProfileCache(state_dir) if state_dir else None)
+            if settings.seed_profiles:  # the default profiles' features, encoded by `v0-gateway prepare`
+                await asyncio.to_thread(load_prepared, scorer.features, model)
             factory = lambda _policies: scorer  # noqa: E731  (one V0 scorer for every policies version)
         # A bad policies file stops the start here, with file, line and reason.
         watcher = PolicyWatcher(settings.policies, factory)

@@ -13,7 +13,7 @@ from router.litellm_setup import configure_litellm
 COMMANDS: dict[tuple[str, ...], tuple[str, str]] = {
     ("serve",): ("router.serve", "run the gateway (default 127.0.0.1:8000)"),
     ("migrate",): ("router.migrate", "apply database migrations (alembic upgrade head)"),
-    ("prepare",): ("valuemodel.infer.prepare", "build the V0 backbone's ONNX files (uses torch; serve then does not)"),
+    ("prepare",): ("router.prepare", "build the V0 backbone's ONNX files (torch) and encode the default profiles ahead of the first start"),
     ("train",): ("valuemodel.train", "train the V0 value model"),
     ("train-difficulty",): ("valuemodel.difficulty_train", "fit the shared-difficulty head into a checkpoint"),
     ("bench", "value"): ("valuemodel.evaluate", "benchmark value-model quality"),

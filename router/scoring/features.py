@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 import threading
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -30,6 +30,15 @@ class FeatureCache:
 
     def __len__(self) -> int:
         return len(self._rows)
+
+    def preload(self, fingerprint: str, features: Mapping[str, np.ndarray]) -> int:
+        """Add features encoded elsewhere (text hash -> (F,)), e.g. at image build; returns how many."""
+        with self._lock:
+            for h, f in list(features.items())[: self._max]:
+                self._rows[(fingerprint, h)] = np.asarray(f, np.float32)
+            while len(self._rows) > self._max:
+                self._rows.popitem(last=False)
+        return min(len(features), self._max)
 
     def features(self, v0: Any, texts: Sequence[str], store: Any = None) -> np.ndarray:
         """texts -> features (N, F) float32; encodes only the texts not cached (here or in ``store``)."""
