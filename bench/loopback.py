@@ -6,6 +6,7 @@ GET .../models, GET /health. What a chat call does is chosen by the requested mo
 server serves every behaviour at once:
 
 - ``fake-500``  answers HTTP 500 with an OpenAI error body
+- ``fake-401``  answers HTTP 401 echoing the caller's API key in its message, as some providers do
 - ``fake-slow`` waits ``SLOW_SECONDS`` before answering (for timeouts)
 - ``fake-cut``  streams two of the three content pieces, then drops the connection mid-body
 - any other     answers ``"echo: <last user message>"`` (streamed in three pieces)
@@ -173,7 +174,8 @@ class LoopbackApp:
             except ValueError:
                 await _send_json(send, 400, _error("body is not JSON", "invalid_request_error"))
                 return
-            await self._chat(send, body if isinstance(body, dict) else {})
+            auth = dict(scope["headers"]).get(b"authorization", b"").decode("latin-1")
+            await self._chat(send, body if isinstance(body, dict) else {}, auth)
         elif method == "GET" and path.endswith("/models"):
             await _send_json(send, 200, {"object": "list", "data": []})
         elif path in ("/health", "/health/readiness"):
@@ -181,13 +183,19 @@ class LoopbackApp:
         else:
             await _send_json(send, 404, _error("not found", "invalid_request_error"))
 
-    async def _chat(self, send: Send, body: dict[str, Any]) -> None:
+    async def _chat(self, send: Send, body: dict[str, Any], auth: str = "") -> None:
         if self.record:
             with self._lock:
                 self._requests.append(body)
         model = str(body.get("model", ""))
         if model == "fake-500":
             await _send_json(send, 500, _error("fake upstream exploded", "server_error"))
+            return
+        if model == "fake-401":
+            key = auth.partition(" ")[2]
+            await _send_json(send, 401, _error(f"Incorrect API key provided: {key}. You sent the header "
+                                               f"'Authorization: {auth}' (also tried sk-proj-Abc123def456ghi789).",
+                                               "invalid_request_error"))
             return
         if model == "fake-slow":
             await asyncio.sleep(SLOW_SECONDS)

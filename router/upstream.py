@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import time
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
@@ -55,6 +56,9 @@ class Upstream:
         self.policies = policies
         model_list = [deployment(n, c, policies.prices[n]) for n, c in policies.candidates.items()]
         self.router = litellm_module().Router(model_list=model_list, num_retries=0, disable_cooldowns=True)
+        # Every candidate's API key value: never in an error a client or a row sees.
+        self.secrets = tuple(v for c in policies.candidates.values()
+                             if c.api_key_env and (v := os.environ.get(c.api_key_env)))
         self.missing_keys = {n: c.api_key_env for n, c in policies.candidates.items()
                              if c.require_api_key and c.api_key_env and not os.environ.get(c.api_key_env)}
 
@@ -77,7 +81,7 @@ class Upstream:
         try:
             return await self.router.acompletion(model=candidate, messages=messages, **kwargs)
         except upstream_errors() as exc:
-            raise to_gateway_error(exc) from exc
+            raise to_gateway_error(exc, self.secrets) from exc
 
     def cost(self, candidate: str, prompt_tokens: int, completion_tokens: int) -> float:
         """Actual cost by LiteLLM's cost function with the candidate's resolved prices."""
@@ -199,7 +203,7 @@ class UpstreamStream:
                 yield data
         except Exception as exc:
             logger.warning("stream from %s failed midway", self.answered, exc_info=exc)
-            self._error = exc if isinstance(exc, GatewayError) else to_gateway_error(exc)
+            self._error = exc if isinstance(exc, GatewayError) else to_gateway_error(exc, self._upstream.secrets)
             raise self._error from exc
 
     def result(self) -> UpstreamResult:
@@ -260,9 +264,44 @@ def upstream_errors() -> tuple[type[Exception], ...]:
     return (openai.OpenAIError, RouterRateLimitError, httpx.HTTPError, TimeoutError, ConnectionError)
 
 
-def to_gateway_error(exc: Exception) -> GatewayError:
+_AUTH_VALUE = re.compile(r"(?i)\b(authorization|api[-_ ]?key|x-api-key)(['\"]?\s*[:=]\s*['\"]?)(bearer\s+|basic\s+)?[^\s'\",;&]+")
+_BEARER = re.compile(r"(?i)\b(bearer|basic)\s+[^\s'\",;&]+")
+# Key-shaped tokens: a provider prefix and a long tail (sk-..., sk-proj-..., nim-..., nvapi-...,
+# gsk_..., xai-..., hf_..., ghp_..., AKIA..., AIza...), JWTs, and long runs mixing letters and digits.
+_KEY_SHAPED = re.compile(
+    r"\b(?:sk|pk|rk|nim|nvapi|gsk|xai|hf|ghp|gho|ghs|glpat|key|api|token)[-_][A-Za-z0-9_\-*]{6,}"
+    r"|\bAKIA[0-9A-Z]{12,}|\bAIza[0-9A-Za-z_\-]{20,}|\beyJ[\w-]+\.[\w-]+\.[\w-]+"
+    r"|\b(?=[A-Za-z0-9]*[0-9])(?=[A-Za-z0-9]*[A-Za-z])[A-Za-z0-9]{24,}\b")
+REDACTED = "[redacted]"
+
+
+def scrub(message: str, secrets: Sequence[str] = ()) -> str:
+    """``message`` without any of ``secrets`` (the candidates' API keys), Authorization and API-key
+    values, or key-shaped tokens."""
+    for secret in sorted((s for s in secrets if len(s) >= 4), key=len, reverse=True):
+        message = message.replace(secret, REDACTED)
+    message = _AUTH_VALUE.sub(lambda m: m.group(1) + m.group(2) + REDACTED, message)
+    message = _BEARER.sub(lambda m: m.group(1) + " " + REDACTED, message)
+    return _KEY_SHAPED.sub(REDACTED, message)
+
+
+def provider_error_type(exc: Exception) -> str:
+    """The provider's error type when the exception carries one, else its class in snake case
+    (``AuthenticationError`` -> ``authentication_error``)."""
+    found = getattr(exc, "type", None)
+    if isinstance(found, str) and found:
+        return found[:64]
+    return re.sub(r"(?<!^)(?=[A-Z])", "_", type(exc).__name__).lower()
+
+
+def to_gateway_error(exc: Exception, secrets: Sequence[str] = ()) -> GatewayError:
+    """The client's (and the decision row's) error: the upstream's HTTP status and error type, and
+    its message scrubbed of secrets (:func:`scrub`)."""
     litellm = litellm_module()
-    message = str(exc)
+    status = getattr(exc, "status_code", None)
+    head = f"Upstream error ({'HTTP ' + str(status) + ', ' if isinstance(status, int) else ''}" \
+           f"{provider_error_type(exc)}): "
+    message = head + scrub(str(exc), secrets)
     if isinstance(exc, litellm.Timeout):
         return GatewayError(504, message, type="upstream_error", code="upstream_timeout")
     if isinstance(exc, litellm.ContextWindowExceededError):
