@@ -19,6 +19,7 @@ COMMANDS: dict[tuple[str, ...], tuple[str, str]] = {
     ("bench", "value"): ("valuemodel.evaluate", "benchmark value-model quality"),
     ("bench", "routing"): ("router.evaluation.routing_bench", "benchmark routing quality"),
     ("bench", "allocate"): ("valuemodel.allocate_bench", "benchmark RL rollout budgets"),
+    ("bench", "select"): ("valuemodel.select_bench", "benchmark RL prompt selection"),
     ("calibrate",): ("router.evaluation.calibrate", "calibrate policy thresholds"),
 }
 

@@ -162,6 +162,55 @@ def allocate_robust(p: Sequence[float] | np.ndarray, total: int, *, min_budget: 
     return Allocation(budgets, got, base, "greedy")
 
 
+@dataclass(frozen=True)
+class Selection:
+    chosen: np.ndarray  # (batch,) int64 pool indices, highest P(informative) first (ties: pool order)
+    p_mean: np.ndarray  # (n,) posterior mean pass rate (prior and history)
+    p_informative: np.ndarray  # (n,) P(informative group of group_size) under the posterior
+
+
+def _history(n: int, successes, trials) -> tuple[np.ndarray, np.ndarray]:
+    s = np.zeros(n) if successes is None else np.asarray(successes, dtype=np.float64)
+    t = np.zeros(n) if trials is None else np.asarray(trials, dtype=np.float64)
+    if s.shape != (n,) or t.shape != (n,) or not (np.all(np.isfinite(s)) and np.all(np.isfinite(t))):
+        raise ValueError("need one finite (successes, trials) per prompt")
+    if s.min(initial=0) < 0 or np.any(s > t):
+        raise ValueError("every history needs 0 <= successes <= trials")
+    return s, t
+
+
+def p_informative(p: Sequence[float] | np.ndarray, group_size: int, *, posterior: Posterior = Posterior(),
+                  prior_mean: float | None = None, successes=None, trials=None) -> tuple[np.ndarray, np.ndarray]:
+    """(posterior mean pass rate, P(informative group of ``group_size``)) per prompt, (n,) each:
+    the Beta prior around each (shrunk) prediction, updated with each prompt's history."""
+    arr = np.asarray(p, dtype=np.float64)
+    if arr.ndim != 1 or arr.size == 0 or not np.all(np.isfinite(arr)) or arr.min() < 0 or arr.max() > 1:
+        raise ValueError("p must be a non-empty 1-D sequence of pass rates in [0, 1]")
+    if isinstance(group_size, bool) or not isinstance(group_size, (int, np.integer)) or group_size < 2:
+        raise ValueError(f"group_size must be an integer >= 2, got {group_size!r}")
+    if not (posterior.evidence > 0 and np.isfinite(posterior.evidence)) or not 0 <= posterior.shrink <= 1:
+        raise ValueError("posterior evidence must be a finite number > 0 and shrink in [0, 1]")
+    s, t = _history(arr.size, successes, trials)
+    m = np.clip(posterior_mean(arr, posterior, prior_mean), EPS, 1 - EPS)
+    a, b = posterior.evidence * m + s, posterior.evidence * (1 - m) + t - s  # (n,) each
+    inf = 1.0 - _moments(a, b, group_size)[:, group_size] - _moments(b, a, group_size)[:, group_size]
+    return a / (a + b), np.clip(inf, 0.0, 1.0)
+
+
+def select(p: Sequence[float] | np.ndarray, batch_size: int, *, group_size: int = 8,
+           posterior: Posterior = Posterior(), prior_mean: float | None = None, successes=None,
+           trials=None) -> Selection:
+    """The ``batch_size`` prompts of the pool with the highest P(informative group), see the
+    module doc. ``p``: V0's predictions (n,); ``successes`` / ``trials``: each prompt's own past
+    rollouts (n,) or None. Raises ValueError on bad input."""
+    mean, inf = p_informative(p, group_size, posterior=posterior, prior_mean=prior_mean,
+                              successes=successes, trials=trials)
+    if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) or not 1 <= batch_size <= len(inf):
+        raise ValueError(f"batch_size must be an integer in [1, {len(inf)}] (the pool), got {batch_size!r}")
+    chosen = np.argsort(-inf, kind="stable")[:batch_size].astype(np.int64)
+    return Selection(chosen, mean, inf)
+
+
 def _log_beta_binomial(k: np.ndarray, n: int, a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """log P(k successes of n | Beta(a, b)) up to the binomial coefficient (a constant here):
     log B(k + a, n - k + b) - log B(a, b) as products of rising factorials. (len(k),)"""

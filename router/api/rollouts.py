@@ -72,11 +72,12 @@ class AllocateResponse(ScoreResponse):
     method: Literal["greedy", "uniform", "point"]  # "uniform": the robust method fell back
 
 
-def _reader(model: type[ScoreRequest]) -> Any:
-    async def read(request: Request, settings: SettingsDep) -> ScoreRequest:
+def _reader(model: type[BaseModel]) -> Any:
+    async def read(request: Request, settings: SettingsDep) -> BaseModel:
         body = await read_body(request, settings.score_max_body_bytes, timeout_s=settings.body_read_timeout_s)
         req = parse_model(body, model)
-        for name, items in (("prompts", req.prompts), ("profile", req.profile or [])):
+        for name in ("prompts", "pool", "profile"):  # /v1/select sends a pool
+            items = getattr(req, name, None) or []
             if len(items) > settings.score_max_prompts:
                 raise GatewayError(413, f"{name}: {len(items)} items, more than {settings.score_max_prompts} "
                                    "(V0_SCORE_MAX_PROMPTS).", param=name, code="too_many_prompts")
