@@ -9,7 +9,12 @@ server serves every behaviour at once:
 - ``fake-401``  answers HTTP 401 echoing the caller's API key in its message, as some providers do
 - ``fake-slow`` waits ``SLOW_SECONDS`` before answering (for timeouts)
 - ``fake-cut``  streams two of the three content pieces, then drops the connection mid-body
-- any other     answers ``"echo: <last user message>"`` (streamed in three pieces)
+- any other     answers ``"echo: <last user message>"`` (streamed in three pieces); when the last
+  message is a tool result, ``"tool said: <its content>"``; with ``tools`` and ``tool_choice``
+  ``"required"`` (or one named function) after a user message, a call of that (or the first) tool
+  with arguments ``{"q": <last user message>}`` (streamed: name, then the arguments in two pieces)
+
+POST .../embeddings answers a fixed 4-number vector per input (usage: ``EMBED_TOKENS`` per input).
 
 Usage is fixed (``PROMPT_TOKENS``, ``COMPLETION_TOKENS``) so tests can assert exact numbers.
 
@@ -41,6 +46,9 @@ from typing import Any
 
 import httpx
 import uvicorn
+
+from bench.loopback_answers import EMBED_TOKENS, answer_text as _answer_text, embeddings as _embeddings  # noqa: F401
+from bench.loopback_answers import tool_call as _tool_call
 
 PROMPT_TOKENS = 11
 COMPLETION_TOKENS = 7
@@ -80,24 +88,16 @@ def _quiet_stream_cuts() -> None:
         log.addFilter(_HideStreamCut())
 
 
-def _last_user_text(body: dict[str, Any]) -> str:
-    for message in reversed(body.get("messages") or []):
-        if isinstance(message, dict) and message.get("role") == "user":
-            content = message.get("content")
-            if isinstance(content, list):
-                return " ".join(p.get("text", "") for p in content if isinstance(p, dict))
-            return content or ""
-    return ""
-
-
 def _usage() -> dict[str, int]:
     return {"prompt_tokens": PROMPT_TOKENS, "completion_tokens": COMPLETION_TOKENS,
             "total_tokens": PROMPT_TOKENS + COMPLETION_TOKENS}
 
 
-def _completion(model: str, text: str) -> dict[str, Any]:
+def _completion(model: str, text: str, call: dict[str, Any] | None = None) -> dict[str, Any]:
+    message = {"role": "assistant", "content": None, "tool_calls": [call]} if call else \
+        {"role": "assistant", "content": text}
     return {"id": "chatcmpl-loopback", "object": "chat.completion", "created": CREATED, "model": model,
-            "choices": [{"index": 0, "finish_reason": "stop", "message": {"role": "assistant", "content": text}}],
+            "choices": [{"index": 0, "finish_reason": "tool_calls" if call else "stop", "message": message}],
             "usage": _usage()}
 
 
@@ -117,7 +117,8 @@ async def _send_json(send: Send, status: int, payload: dict[str, Any]) -> None:
     await send({"type": "http.response.body", "body": data})
 
 
-async def _stream(send: Send, body: dict[str, Any], model: str, text: str) -> None:
+async def _stream(send: Send, body: dict[str, Any], model: str, text: str,
+                  call: dict[str, Any] | None = None) -> None:
     """SSE: a role chunk, three content pieces, a finish chunk, a usage chunk if asked, [DONE]."""
     async def event(payload: dict[str, Any] | str) -> None:
         data = payload if isinstance(payload, str) else json.dumps(payload)
@@ -127,11 +128,17 @@ async def _stream(send: Send, body: dict[str, Any], model: str, text: str) -> No
                 "headers": [(b"content-type", b"text/event-stream"), (b"cache-control", b"no-cache")]})
     third = max(1, len(text) // 3)
     await event(_chunk(model, {"role": "assistant", "content": ""}))
-    for i, piece in enumerate([text[:third], text[third:2 * third], text[2 * third:]]):
+    if call:
+        args = call["function"]["arguments"]
+        half = len(args) // 2
+        head = {**call, "function": {"name": call["function"]["name"], "arguments": ""}}
+        for delta in (head, {"function": {"arguments": args[:half]}}, {"function": {"arguments": args[half:]}}):
+            await event(_chunk(model, {"tool_calls": [{"index": 0, **delta}]}))
+    for i, piece in enumerate([] if call else [text[:third], text[third:2 * third], text[2 * third:]]):
         if model == "fake-cut" and i == 2:
             raise StreamCut("fake-cut: connection dropped mid-body (no final chunk, no [DONE])")
         await event(_chunk(model, {"content": piece}))
-    await event(_chunk(model, {}, finish="stop"))
+    await event(_chunk(model, {}, finish="tool_calls" if call else "stop"))
     if (body.get("stream_options") or {}).get("include_usage"):
         await event({**_chunk(model, {}), "choices": [], "usage": _usage()})
     await event("[DONE]")
@@ -176,6 +183,12 @@ class LoopbackApp:
                 return
             auth = dict(scope["headers"]).get(b"authorization", b"").decode("latin-1")
             await self._chat(send, body if isinstance(body, dict) else {}, auth)
+        elif method == "POST" and path.endswith("/embeddings"):
+            body = json.loads(raw or b"{}")
+            if self.record:
+                with self._lock:
+                    self._requests.append(body)
+            await _send_json(send, 200, _embeddings(body))
         elif method == "GET" and path.endswith("/models"):
             await _send_json(send, 200, {"object": "list", "data": []})
         elif path in ("/health", "/health/readiness"):
@@ -199,11 +212,11 @@ class LoopbackApp:
             return
         if model == "fake-slow":
             await asyncio.sleep(SLOW_SECONDS)
-        text = "echo: " + _last_user_text(body)
+        text, call = _answer_text(body), _tool_call(body)
         if body.get("stream"):
-            await _stream(send, body, model, text)
+            await _stream(send, body, model, text, call)
         else:
-            await _send_json(send, 200, _completion(model, text))
+            await _send_json(send, 200, _completion(model, text, call))
 
 
 # ---- running it ------------------------------------------------------------------------------

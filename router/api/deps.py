@@ -130,12 +130,21 @@ def require_admin(request: Request, settings: SettingsDep) -> None:
 async def read_chat_request(request: Request, settings: SettingsDep) -> ChatCompletionRequest:
     """The typed request: size (413), read time (408), UTF-8, JSON, nesting, text and schema (400),
     empty prompt (400)."""
-    body = await read_body(request, settings.max_body_bytes, timeout_s=settings.body_read_timeout_s)
-    req = parse_model(body, ChatCompletionRequest)
+    return check_prompt(await json_body_of(request, settings, ChatCompletionRequest))
+
+
+def check_prompt(req: ChatCompletionRequest) -> ChatCompletionRequest:
+    """400 when no message has any text (every surface, after its translation to chat)."""
     if not any(message_text(m).strip() for m in req.messages):
         raise GatewayError(400, "The prompt is empty: no message has any text.", param="messages",
                            code="empty_prompt")
     return req
+
+
+async def json_body_of(request: Request, settings: Settings, model: type[Model]) -> Model:
+    """The body as ``model`` through the edge checks (size, read time, UTF-8, JSON, nesting, text)."""
+    body = await read_body(request, settings.max_body_bytes, timeout_s=settings.body_read_timeout_s)
+    return parse_model(body, model)
 
 
 def json_body(model: type[Model]) -> Any:
@@ -152,9 +161,14 @@ ChatRequestDep = Annotated[ChatCompletionRequest, Depends(read_chat_request)]
 
 def request_threshold(request: Request, req: ChatRequestDep) -> float | None:
     """This request's threshold: header ``x-v0-threshold`` (wins) or body ``v0_threshold``."""
+    return threshold_for(request, req.v0_threshold)
+
+
+def threshold_for(request: Request, body_value: float | None) -> float | None:
+    """Header ``x-v0-threshold`` (wins, 400 unless a number in [0, 1]) or the body's value."""
     raw = request.headers.get(THRESHOLD_HEADER)
     if raw is None:
-        return req.v0_threshold
+        return body_value
     try:
         value = float(raw)
     except ValueError:
