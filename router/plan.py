@@ -80,15 +80,16 @@ def resolve(req: ChatCompletionRequest, runtime: Runtime, *, threshold: float | 
     """Policy lookup and request checks (404 unknown model or policy, 400 unsupported field); an
     unrouted request (a candidate named directly) is already its plan."""
     policies = runtime.policies
-    policy_name = policies.policy_name_for(req.model)
+    model = policies.resolve_alias(req.model)  # aliases: (policies.yaml)
+    policy_name = policies.policy_name_for(model)
     text = routing_text(req.messages)
     if policy_name is None:
-        if req.model not in policies.candidates:
+        if model not in policies.candidates:
             raise GatewayError(404, f"The model '{req.model}' does not exist; use 'auto', "
                                "'router/<policy>' or a candidate name (GET /v1/models).",
                                param="model", code="model_not_found")
-        extras = allowed_extras(req, policies, [req.model])
-        return Plan(new_decision_id(), req.model, None, req.model, text, reason="unrouted",
+        extras = allowed_extras(req, policies, [model])
+        return Plan(new_decision_id(), req.model, None, model, text, reason="unrouted",
                     extra_params=extras)
     policy = policies.policies.get(policy_name)
     if policy is None:

@@ -55,6 +55,14 @@ class WindowSpec(_Strict):
     half_life: float = Field(default=256, gt=0)  # decay: a row's weight halves every half_life newer rows
 
 
+class AffinitySpec(_Strict):
+    """A conversation keeps the model its first routed turn chose (router/serving/affinity.py)."""
+
+    enabled: bool = True
+    ttl_s: float = Field(default=3600, gt=0)  # a conversation unseen this long is routed afresh
+    escalate: Literal["never", "up"] = "never"  # up: a new user turn may move to a stronger candidate
+
+
 class PolicySpec(_Strict):
     candidates: list[str] = Field(min_length=1)
     threshold: float = Field(ge=0, le=1)
@@ -67,12 +75,16 @@ class PolicySpec(_Strict):
     # decision's choice (logged with its propensity, for unbiased replay of other policies).
     explore: float = Field(default=0.0, ge=0, le=1)
     window: WindowSpec = Field(default_factory=WindowSpec)
+    affinity: AffinitySpec = Field(default_factory=AffinitySpec)
 
 
 class PolicyFile(_Strict):
     default_policy: str
     candidates: dict[str, CandidateSpec] = Field(min_length=1)
     policies: dict[str, PolicySpec] = Field(min_length=1)
+    # Requested model names served as another: e.g. claude-sonnet-4-5: router/balanced (or auto, or a
+    # candidate), so clients that send fixed names get routed without changes.
+    aliases: dict[str, str] = Field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -97,8 +109,14 @@ class Policies:
     def policies(self) -> dict[str, PolicySpec]:
         return self.spec.policies
 
+    def resolve_alias(self, model: str) -> str:
+        """The model an alias stands for (``aliases:``), else ``model`` itself."""
+        return self.spec.aliases.get(model, model)
+
     def policy_name_for(self, model: str) -> str | None:
-        """'auto' -> default policy name, 'router/<name>' -> name, anything else -> None."""
+        """'auto' -> default policy name, 'router/<name>' -> name, anything else -> None
+        (aliases resolved first)."""
+        model = self.resolve_alias(model)
         if model == AUTO_MODEL:
             return self.spec.default_policy
         if model.startswith(POLICY_PREFIX):
@@ -160,6 +178,13 @@ def _check_references(spec: PolicyFile, path: str | Path, lines: dict[tuple[str,
         if policy.fallback not in policy.candidates:
             fail(("policies", pname, "fallback"),
                  f"policy {pname!r}: fallback {policy.fallback!r} is not one of its candidates")
+    for alias, target in spec.aliases.items():
+        if alias == AUTO_MODEL or alias.startswith(POLICY_PREFIX) or alias in spec.candidates:
+            fail(("aliases", alias), f"alias {alias!r} would hide a policy or candidate name")
+        known = target == AUTO_MODEL or target in spec.candidates or \
+            (target.startswith(POLICY_PREFIX) and target[len(POLICY_PREFIX):] in spec.policies)
+        if not known:
+            fail(("aliases", alias), f"alias {alias!r}: {target!r} is not auto, router/<policy> or a candidate")
 
 
 # Call controls LiteLLM takes from its keyword arguments besides its own params table: where and how

@@ -91,9 +91,10 @@ def bearer_token(request: Request) -> str | None:
 
 
 def require_client_key(request: Request, keys: KeysDep) -> Identity:
-    """The caller: a key created through the admin API, a V0_CLIENT_KEYS key, or anyone (no keys)."""
+    """The caller: a key created through the admin API, a V0_CLIENT_KEYS key, or anyone (no keys).
+    The key comes as ``Authorization: Bearer <key>`` or (Anthropic's clients) ``x-api-key``."""
     try:
-        identity = keys.identify(bearer_token(request))
+        identity = keys.identify(bearer_token(request) or request.headers.get("x-api-key") or None)
     except KeysUnavailable as exc:
         raise GatewayError(503, f"Cannot authenticate: {exc}.", type="service_unavailable",
                            code="auth_unavailable") from exc
