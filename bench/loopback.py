@@ -9,6 +9,8 @@ server serves every behaviour at once:
 - ``fake-401``  answers HTTP 401 echoing the caller's API key in its message, as some providers do
 - ``fake-slow`` waits ``SLOW_SECONDS`` before answering (for timeouts)
 - ``fake-cut``  streams two of the three content pieces, then drops the connection mid-body
+- ``fake-judge`` answers the grade object ``{"grade": JUDGE_GRADE, "reason": ...}`` (a judge)
+- ``fake-judge-prose`` answers prose around a grade (a judge reply that must be refused)
 - any other     answers ``"echo: <last user message>"`` (streamed in three pieces); when the last
   message is a tool result, ``"tool said: <its content>"``; with ``tools`` and ``tool_choice``
   ``"required"`` (or one named function) after a user message, a call of that (or the first) tool
@@ -53,6 +55,7 @@ from bench.loopback_answers import tool_call as _tool_call
 PROMPT_TOKENS = 11
 COMPLETION_TOKENS = 7
 SLOW_SECONDS = 3.0
+JUDGE_GRADE = 0.75
 CREATED = 1_700_000_000
 HOST = "127.0.0.1"
 REPO = Path(__file__).resolve().parents[1]
@@ -213,6 +216,10 @@ class LoopbackApp:
         if model == "fake-slow":
             await asyncio.sleep(SLOW_SECONDS)
         text, call = _answer_text(body), _tool_call(body)
+        if model == "fake-judge":
+            text, call = json.dumps({"grade": JUDGE_GRADE, "reason": "loopback judge"}), None
+        elif model == "fake-judge-prose":
+            text, call = f'Sure! {{"grade": {JUDGE_GRADE}}} is my grade.', None
         if body.get("stream"):
             await _stream(send, body, model, text, call)
         else:

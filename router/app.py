@@ -30,6 +30,7 @@ from router.api.rollouts import AllocateRequest, ScoreRequest
 from router.api.selection import SelectRequest
 from router.api.errors import install_error_handlers
 from router.api.openapi import install_openapi
+from router.grading.sink import grading_sink
 from router.keys import KeyTable
 from router.limits import KeyLimiter
 from router.litellm_setup import configure_litellm
@@ -56,6 +57,8 @@ from router.store.spool_slots import open_slot
 from router.store.writer import DecisionWriter
 
 log = logging.getLogger(__name__)
+
+GRADING_SYNC_S = 30.0  # how often the grading spend cap reads the day's spend of every replica
 
 
 def load_v0(settings: Settings) -> Any:
@@ -93,7 +96,7 @@ def create_app(settings: Settings | None = None, *, scorer_factory: ScorerFactor
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        load_policies(settings.policies)  # a bad file fails the start at once (file:line: reason)
+        policies = load_policies(settings.policies)  # a bad file fails the start at once (file:line: reason)
         executors = Executors.create(db_threads=settings.db_threads, scoring_threads=settings.scoring_threads)
         app.state.executors = executors
         engine = make_engine(settings.database_url, timeout_s=settings.db_timeout_s)
@@ -110,8 +113,7 @@ def create_app(settings: Settings | None = None, *, scorer_factory: ScorerFactor
             if settings.seed_profiles:  # the default profiles' features, encoded by `v0-gateway prepare`
                 await asyncio.to_thread(load_prepared, scorer.features, model)
             factory = lambda _policies: scorer  # noqa: E731  (one V0 scorer for every policies version)
-        # A bad policies file stops the start here, with file, line and reason.
-        watcher = PolicyWatcher(settings.policies, factory)
+        watcher = PolicyWatcher(settings.policies, factory, policies=policies)  # the file is parsed once
         if scorer is not None:
             scorer.want(watcher.runtime.policies)
         keys = KeyTable(engine, settings.client_key_set)
@@ -158,6 +160,12 @@ def create_app(settings: Settings | None = None, *, scorer_factory: ScorerFactor
             breaker=CircuitBreaker(failures=settings.scoring_breaker_failures,
                                    cooldown_s=settings.scoring_breaker_cooldown_s))
 
+        sink = grading_sink(settings, runtime=lambda: watcher.runtime, profiles=app.state.profiles,
+                            settle=writer.settle, scorer=scorer, registry=app.state.metrics.registry)
+        sink.start()
+        app.state.grading = sink
+        app.state.answer_sinks.append(sink)
+
         async def reload() -> None:
             if await asyncio.to_thread(watcher.reload) and scorer is not None:
                 scorer.want(watcher.runtime.policies)  # the new file's (candidate, profile_size) pairs
@@ -166,7 +174,11 @@ def create_app(settings: Settings | None = None, *, scorer_factory: ScorerFactor
         async def publish_metrics() -> None:
             app.state.metrics.publish_state()
 
-        every = [(settings.policy_reload_s, reload, "policy-reload"), (settings.profile_poll_s, sync, "profile-poll")]
+        async def sync_budget() -> None:
+            await sink.sync_budget(engine)
+
+        every = [(settings.policy_reload_s, reload, "policy-reload"), (settings.profile_poll_s, sync, "profile-poll"),
+                 (GRADING_SYNC_S, sync_budget, "grading-budget")]
         if app.state.metrics.multiprocess:  # serve --workers N: each worker's figures for every scrape
             every.append((metrics.STATE_EVERY_S, publish_metrics, "metrics-state"))
         tasks = [asyncio.create_task(_every(s, fn, name), name=name) for s, fn, name in every if s > 0]
@@ -178,6 +190,8 @@ def create_app(settings: Settings | None = None, *, scorer_factory: ScorerFactor
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
+            app.state.answer_sinks.remove(sink)
+            await sink.close()
             await app.state.profiles.close()
             await asyncio.to_thread(batcher.close)
             await writer.close()

@@ -63,6 +63,41 @@ class AffinitySpec(_Strict):
     escalate: Literal["never", "up"] = "never"  # up: a new user turn may move to a stronger candidate
 
 
+DEFAULT_RUBRIC = (
+    "Grade how well the answer serves the request: correct, complete, and following the request's "
+    "instructions. 1 = fully correct and helpful; 0.5 = partly correct or incomplete; 0 = wrong, "
+    "unhelpful, or a refusal of a harmless request.")
+
+
+class GradingOverride(_Strict):
+    """A policy's ``grading:``: any of the file's settings, replaced for that policy's requests."""
+
+    judge: str | None = Field(default=None, min_length=1)  # a candidate name
+    sample_rate: float | None = Field(default=None, ge=0, le=1)
+    shadow_rate: float | None = Field(default=None, ge=0, le=1)
+    rubric: str | None = Field(default=None, min_length=1, max_length=4000)
+    shadow_tools: bool | None = None
+
+
+class GradingSpec(_Strict):
+    """``grading:``: the learning loop (router/grading/). A sampled answered request is graded by
+    the judge off the request path; with ``shadow_rate`` a routed request is also answered by one
+    other candidate (never returned) and both answers are graded. ``max_usd_per_day`` caps judge
+    and shadow spend together (per UTC day, the whole file)."""
+
+    judge: str = Field(min_length=1)  # a candidate name: any LiteLLM model
+    sample_rate: float = Field(default=0.05, ge=0, le=1)  # share of answered requests graded
+    shadow_rate: float = Field(default=0.0, ge=0, le=1)  # share of routed requests also shadow-called
+    max_usd_per_day: float = Field(default=5.0, ge=0)
+    rubric: str = Field(default=DEFAULT_RUBRIC, min_length=1, max_length=4000)
+    shadow_tools: bool = False  # shadow-call requests that carry tools (they may act on the world)
+
+    def merged(self, override: GradingOverride | None) -> "GradingSpec":
+        if override is None:
+            return self
+        return self.model_copy(update=override.model_dump(exclude_none=True))
+
+
 class PolicySpec(_Strict):
     candidates: list[str] = Field(min_length=1)
     threshold: float = Field(ge=0, le=1)
@@ -76,6 +111,7 @@ class PolicySpec(_Strict):
     explore: float = Field(default=0.0, ge=0, le=1)
     window: WindowSpec = Field(default_factory=WindowSpec)
     affinity: AffinitySpec = Field(default_factory=AffinitySpec)
+    grading: GradingOverride | None = None  # replaces the file's grading settings for this policy
 
 
 class PolicyFile(_Strict):
@@ -85,6 +121,7 @@ class PolicyFile(_Strict):
     # Requested model names served as another: e.g. claude-sonnet-4-5: router/balanced (or auto, or a
     # candidate), so clients that send fixed names get routed without changes.
     aliases: dict[str, str] = Field(default_factory=dict)
+    grading: GradingSpec | None = None  # None: no judge, no shadow calls
 
 
 @dataclass(frozen=True)
@@ -112,6 +149,15 @@ class Policies:
     def resolve_alias(self, model: str) -> str:
         """The model an alias stands for (``aliases:``), else ``model`` itself."""
         return self.spec.aliases.get(model, model)
+
+    def grading_for(self, policy: str | None) -> GradingSpec | None:
+        """The grading settings for a policy's requests (None: grading is off); ``policy`` None
+        (a candidate named directly) gets the file's."""
+        base = self.spec.grading
+        spec = self.spec.policies.get(policy) if policy is not None else None
+        if base is None or spec is None:
+            return base
+        return base.merged(spec.grading)
 
     def policy_name_for(self, model: str) -> str | None:
         """'auto' -> default policy name, 'router/<name>' -> name, anything else -> None
@@ -167,6 +213,8 @@ def _check_references(spec: PolicyFile, path: str | Path, lines: dict[tuple[str,
         for i, param in enumerate(cand.extra_params):
             if reason := forbidden_extra_param(param):
                 fail(("candidates", name, "extra_params", str(i)), f"candidate {name!r}: {reason}")
+    if spec.grading is not None and spec.grading.judge not in spec.candidates:
+        fail(("grading", "judge"), f"grading: judge {spec.grading.judge!r} is not a candidate")
     if spec.default_policy not in spec.policies:
         fail(("default_policy",), f"default_policy {spec.default_policy!r} is not a defined policy")
     for pname, policy in spec.policies.items():
@@ -175,6 +223,11 @@ def _check_references(spec: PolicyFile, path: str | Path, lines: dict[tuple[str,
                 fail(("policies", pname, "candidates", str(i)), f"policy {pname!r}: unknown candidate {cname!r}")
         if len(set(policy.candidates)) != len(policy.candidates):
             fail(("policies", pname, "candidates"), f"policy {pname!r}: duplicate candidates")
+        override = policy.grading
+        if override is not None and spec.grading is None:
+            fail(("policies", pname, "grading"), f"policy {pname!r}: grading needs the file's grading section")
+        if override is not None and override.judge is not None and override.judge not in spec.candidates:
+            fail(("policies", pname, "grading", "judge"), f"policy {pname!r}: judge {override.judge!r} is not a candidate")
         if policy.fallback not in policy.candidates:
             fail(("policies", pname, "fallback"),
                  f"policy {pname!r}: fallback {policy.fallback!r} is not one of its candidates")

@@ -29,8 +29,10 @@ class Runtime:
     scorer: Scorer
 
 
-def build_runtime(path: str | Path, scorer_factory: ScorerFactory = stand_in_scorer) -> Runtime:
-    policies = load_policies(path)
+def build_runtime(path: str | Path, scorer_factory: ScorerFactory = stand_in_scorer,
+                  policies: Policies | None = None) -> Runtime:
+    """The runtime of the file at ``path`` (``policies``: that file, already parsed)."""
+    policies = policies if policies is not None else load_policies(path)
     return Runtime(policies=policies, upstream=Upstream(policies), scorer=scorer_factory(policies))
 
 
@@ -43,11 +45,13 @@ def _signature(path: Path) -> tuple[int, int] | None:
 
 
 class PolicyWatcher:
-    def __init__(self, path: str | Path, scorer_factory: ScorerFactory = stand_in_scorer) -> None:
+    def __init__(self, path: str | Path, scorer_factory: ScorerFactory = stand_in_scorer,
+                 policies: Policies | None = None) -> None:
         self.path = Path(path)
         self._factory = scorer_factory
         self._seen = _signature(self.path)
-        self.runtime = build_runtime(self.path, scorer_factory)  # raises PolicyError at start
+        # raises PolicyError at start; ``policies``: the file, parsed at start (not parsed again)
+        self.runtime = build_runtime(self.path, scorer_factory, policies)
         self.last_error: str | None = None
 
     def reload(self) -> bool:

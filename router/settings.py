@@ -84,6 +84,23 @@ class Settings(BaseSettings):
     # Profile states rebuilt after grades (feedback, judge, shadow): at most one rebuild per model
     # per this many seconds, however fast grades arrive (router/profiles/refresh.py).
     profile_refresh_s: float = Field(default=0.5, ge=0)
+    # The learning loop (policies.yaml grading:, router/grading/): workers that make judge and
+    # shadow calls off the request path, the queue of answered requests waiting for them (full:
+    # skipped and counted), shadow calls in flight at most, the most tokens a shadow call may
+    # answer when the client set no max_tokens, and the judge's reply limit.
+    grading_workers: int = Field(default=4, gt=0)
+    grading_queue_max: int = Field(default=1000, gt=0)
+    shadow_concurrency: int = Field(default=2, gt=0)
+    shadow_max_tokens: int = Field(default=1024, gt=0)
+    judge_max_tokens: int = Field(default=200, gt=0)
+    # Seed of the grading draws (which answers are graded or shadowed); empty = fresh randomness.
+    grading_seed: int | None = None
+    # Drift: predicted vs judged per candidate over its last calibration_window graded answers
+    # (v0_calibration_error); a warning is logged when the judged mean falls more than
+    # calibration_alert_drop below the predicted mean (with at least calibration_min_n answers).
+    calibration_window: int = Field(default=200, gt=0)
+    calibration_min_n: int = Field(default=20, gt=0)
+    calibration_alert_drop: float = Field(default=0.15, gt=0, le=1)
     # Seed the shipped default profiles into an empty database on first start.
     seed_profiles: bool = True
     # Seed of exploration's random draws (policy ``explore``); empty = fresh randomness per start.

@@ -83,6 +83,25 @@ class Upstream:
         except upstream_errors() as exc:
             raise to_gateway_error(exc, self.secrets) from exc
 
+    async def answer(self, *, candidate: str, messages: list[dict[str, Any]],
+                     params: dict[str, Any]) -> UpstreamResult:
+        """One JSON call off the request path (judge grades, shadow calls, profile builds): the
+        candidate alone, no fallbacks; raises GatewayError."""
+        return (await self.chat(candidate=candidate, messages=messages, params=params, fallbacks=())).result
+
+    def supports_json_schema(self, candidate: str) -> bool:
+        """Whether the candidate's provider takes ``response_format: json_schema`` (LiteLLM's map)."""
+        try:
+            return bool(litellm_module().supports_response_schema(model=self.policies.candidates[candidate].model))
+        except Exception:  # an unknown model or provider: no structured output
+            return False
+
+    def estimate(self, candidate: str, messages: list[dict[str, Any]], output_tokens: int) -> float:
+        """The cost of a call before it is made: its prompt's tokens, ``output_tokens`` answered."""
+        prices = self.policies.prices[candidate]
+        return (count_prompt_tokens(messages) * prices.input_per_token
+                + output_tokens * prices.output_per_token)
+
     def cost(self, candidate: str, prompt_tokens: int, completion_tokens: int) -> float:
         """Actual cost by LiteLLM's cost function with the candidate's resolved prices."""
         prices = self.policies.prices[candidate]

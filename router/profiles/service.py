@@ -24,6 +24,7 @@ from router.profiles.refresh import ProfileRefresh
 from router.profiles.upload import ProfileRowIn
 from router.protocol import GatewayError
 from router.store import crud, profile_crud
+from router.store.grade_models import Grade, GradeCreate
 from router.store.models import Decision
 from router.store.profile_models import ProfileRowCreate
 
@@ -123,7 +124,7 @@ class ProfileService:
                             profile_crud.add_rows(session=session, rows=[ProfileRowCreate(
                                 model=model, prompt=text, score=score, source="feedback", decision_id=decision.id)])
                         else:
-                            existing.score = score
+                            existing.score, existing.source = score, "feedback"  # over a judge grade
                             session.add(existing)
                         version = profile_crud.bump_version(session=session, model=model)
                         session.commit()
@@ -135,4 +136,44 @@ class ProfileService:
 
         change = await self._db(write)
         await self.refresher.wait()  # coalesced with other grades; the caller reads its own write
+        return change
+
+    async def grade(self, *, grade: GradeCreate, prompt: str | None) -> Change | None:
+        """Write a judge or shadow grade (router/grading/): its grading-log row and, when it is an
+        ``ok`` grade with a prompt, a profile row of the graded model (source ``judge`` or
+        ``shadow``). A judge grade also goes on the decision row, and its profile row is the
+        decision's one graded row, never written over a human grade (feedback replaces it
+        instead). The state rebuild is coalesced (``refresher.soon``). Returns the profile change
+        (None: no profile row was written)."""
+        graded = grade.status == "ok" and grade.grade is not None and bool(prompt)
+        if graded:
+            await self._prepare([prompt or ""])
+
+        def write(profile: bool) -> Change | None:
+            with Session(self.engine) as session:
+                session.add(Grade.model_validate(grade))
+                change = None
+                judge = grade.kind == "judge"
+                decision = session.get(Decision, grade.decision_id) if judge else None
+                if decision is not None and graded:
+                    decision.judge_score, decision.judge_model = grade.grade, grade.judge_model
+                    decision.judge_cost_usd = grade.judge_cost_usd
+                    session.add(decision)
+                human = decision is not None and decision.feedback_score is not None
+                taken = judge and profile_crud.get_feedback_row(session=session, decision_id=grade.decision_id)
+                if profile and graded and not human and not taken:
+                    assert grade.grade is not None and prompt
+                    profile_crud.add_rows(session=session, rows=[ProfileRowCreate(
+                        model=grade.model, prompt=prompt, score=grade.grade, source=grade.kind,
+                        decision_id=grade.decision_id if judge else None)])
+                    change = Change(grade.model, profile_crud.bump_version(session=session, model=grade.model), 1)
+                session.commit()
+            return change
+
+        try:
+            change = await self._db(lambda: write(True))
+        except IntegrityError:  # feedback for the same decision landed first: the human grade wins
+            change = await self._db(lambda: write(False))
+        if change is not None:
+            self.refresher.soon()
         return change

@@ -46,6 +46,11 @@ class DecisionBase(SQLModel):
     explore_rate: float | None = None
     propensity: float | None = None
     feedback_at: datetime | None = Field(default=None, sa_column=Column(DateTime(timezone=True), nullable=True))
+    # The judge's grade of this answer (grading: sample_rate), the judge candidate and its cost;
+    # a human grade (feedback_score) overrides it in the profile.
+    judge_score: float | None = None
+    judge_model: str | None = Field(default=None, max_length=256)
+    judge_cost_usd: float | None = None
 
 
 class DecisionCreate(DecisionBase):

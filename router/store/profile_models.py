@@ -18,11 +18,11 @@ class ProfileRowBase(SQLModel):
     model: str = Field(max_length=256, index=True)  # candidate name in policies.yaml
     prompt: str = Field(sa_column=Column(Text, nullable=False))  # the routing text that was graded
     score: float = Field(ge=0, le=1)  # graded outcome in [0, 1]
-    source: str = Field(default="upload", max_length=16)  # "upload" | "feedback"
+    source: str = Field(default="upload", max_length=16)  # "upload" | "feedback" | "judge" | "shadow"
 
 
 class ProfileRowCreate(ProfileRowBase):
-    decision_id: str | None = Field(default=None, max_length=32)  # feedback rows only
+    decision_id: str | None = Field(default=None, max_length=32)  # feedback and judge rows only
 
 
 class ProfileRow(ProfileRowBase, table=True):
@@ -62,6 +62,8 @@ class ProfileSummary(SQLModel):
     last_update: datetime | None
     uploads: int
     feedback: int
+    judge: int = 0  # rows graded by the judge (answers clients got)
+    shadow: int = 0  # rows graded by the judge from shadow calls
 
 
 class GatewayMeta(SQLModel, table=True):
