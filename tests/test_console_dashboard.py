@@ -65,7 +65,8 @@ def test_dashboard_renders_the_api_numbers_in_chromium(fresh_database, serve_app
     dom.feed(chromium(url, "--dump-dom"))
     body = next(a for a, _ in dom.found if "data-loaded" in a or "data-replayed" in a)
     assert (body.get("data-loaded"), body.get("data-replayed")) == ("true", "true")
-    for field in ("requests", "errors", "graded", "cost_usd", "baseline_cost_usd", "savings_usd"):
+    for field in ("requests", "errors", "graded", "cost_usd", "baseline_cost_usd", "savings_usd", "judge_cost_usd",
+                  "shadow_cost_usd"):
         assert [float(v) for v in dom.values(id=f"stat-{field}")] == [stats[field]], field
     for model, m in stats["by_model"].items():
         rows = [a for a, _ in dom.found if a.get("data-model") == model]

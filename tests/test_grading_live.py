@@ -40,7 +40,7 @@ def policies(base: str, *, judge: str = "judge", cap: float = 5.0, extra: str = 
 
 
 def gateway(serve_app, tmp_path, url, upstream, **kw):
-    settings = {k: kw.pop(k) for k in list(kw) if k in ("shadow_concurrency", "grading_workers")}
+    settings = {k: kw.pop(k) for k in list(kw) if k in ("shadow_concurrency", "grading_workers", "calibration_min_n")}
     return start_gateway(serve_app, tmp_path, url, upstream.base_url, policies_text=policies(upstream.base_url, **kw),
                          scores={"ok": 0.8, "strong": 0.95}, admin_key="adm", grading_seed=7, **settings)
 
@@ -81,7 +81,7 @@ def metric(served, name: str, **labels: str) -> float:
 
 
 def test_every_answer_is_judged_and_shadowed(serve_app, tmp_path, fresh_database, upstream):
-    served = gateway(serve_app, tmp_path, fresh_database, upstream)
+    served = gateway(serve_app, tmp_path, fresh_database, upstream, calibration_min_n=N)
     r = httpx.post(served.base_url + "/admin/keys", json={"name": "team", "rpm": N + 1}, headers=ADMIN)
     key = r.json()["key"]
     served.app.state.limiter.refresh()  # the new key's limits, now rather than at the next poll
@@ -128,6 +128,19 @@ def test_every_answer_is_judged_and_shadowed(serve_app, tmp_path, fresh_database
     assert metric(served, "v0_grades_total", kind="shadow", status="ok") == N + 1
     assert metric(served, "v0_grading_spend_usd_total", kind="shadow") == pytest.approx((N + 1) * STRONG_COST)
     assert 0 < metric(served, "v0_calibration_error", model="ok") == pytest.approx(0.8 - JUDGE_GRADE)
+
+    # Judge and shadow spend apart in /admin/stats, the savings net of them; drift evidence in /admin/status.
+    stats = httpx.get(served.base_url + "/admin/stats", headers=ADMIN).json()
+    assert stats["judge_cost_usd"] == pytest.approx(2 * (N + 1) * JUDGE_COST)
+    assert stats["shadow_cost_usd"] == pytest.approx((N + 1) * STRONG_COST)
+    assert stats["savings_usd"] == pytest.approx(stats["baseline_cost_usd"] - stats["cost_usd"]
+                                                 - stats["judge_cost_usd"] - stats["shadow_cost_usd"])
+    assert stats["graded"] == N + 1 and stats["calibration"]["ok"]["observed_mean"] == JUDGE_GRADE
+    status = httpx.get(served.base_url + "/admin/status", headers=ADMIN).json()["grading"]
+    assert (status["judge"], status["max_usd_per_day"], status["pending"]) == ("judge", 5.0, 0)
+    assert status["spent_usd"] == pytest.approx(stats["judge_cost_usd"] + stats["shadow_cost_usd"])
+    assert status["calibration"]["strong"] == {"n": N + 1, "predicted": 0.95, "judged": JUDGE_GRADE,
+                                               "error": pytest.approx(0.2), "alert": True, "alert_drop": 0.15}
 
     # A human grade overrides the judge's in the profile.
     fb = httpx.post(served.base_url + "/v1/feedback", json={"decision_id": ids[0], "score": 0.0},

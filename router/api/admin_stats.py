@@ -1,6 +1,7 @@
 """Admin API for the operator console (bearer V0_ADMIN_KEY; off without it: 404).
 
-GET  /admin/stats?since=&until=&policy=&key_id=&bucket=hour|day   traffic, spend vs baseline, calibration
+GET  /admin/stats?since=&until=&policy=&key_id=&bucket=hour|day   traffic, spend vs baseline (net of judge and
+                                                                  shadow spend), calibration
 POST /admin/replay {"policy", "threshold"?, "strategy"?, "lambda"?, "since"?, "until"?}  re-decide logged traffic
 GET  /admin/decisions?limit=&policy=                              the newest decisions, every candidate's P and cost
 
@@ -65,10 +66,11 @@ async def stats(db: DbDep, runtime: RuntimeDep,
     where = {"since": since, "until": until, "policy": policy, "key_id": key_id}
     traffic = await db(stats_crud.traffic, bucket=bucket, **where)
     graded = await db(stats_crud.graded, **where)
+    grading = await db(stats_crud.grading_spend, **where)
     policies = {name: {"candidates": p.candidates, "fallback": p.fallback, "threshold": p.threshold,
                        "strategy": p.strategy, "explore": p.explore} for name, p in runtime.policies.policies.items()}
     return {"since": since, "until": until, "policy": policy, "key_id": key_id, "bucket": bucket,
-            **summarize(traffic, graded, runtime.policies), "policies": policies}
+            **summarize(traffic, graded, runtime.policies, grading), "policies": policies}
 
 
 @router.post("/replay", openapi_extra=request_body(ReplayRequest))
@@ -89,7 +91,7 @@ async def replay_policy(body: Annotated[ReplayRequest, json_body(ReplayRequest)]
 
 DECISION_FIELDS = ("id", "created_at", "requested_model", "policy", "chosen_model", "answered_model", "reason",
                    "candidates", "threshold", "p_success", "status", "latency_ms", "cost_usd", "feedback_score",
-                   "explore_rate", "propensity", "profile_versions")
+                   "judge_score", "judge_model", "judge_cost_usd", "explore_rate", "propensity", "profile_versions")
 
 
 @router.get("/decisions")

@@ -1,7 +1,8 @@
 """Liveness, readiness, and the admin-only view of the database and the decision log.
 
 ``/readyz`` answers from memory only (it never touches the database): 200 whenever this
-replica can serve requests, the database up or not, with the decision log's state beside it.
+replica can serve requests, the database up or not, with the decision log's state and the
+candidates that have no profile yet beside it.
 Internals (database errors, which carry hosts and driver text) are only in ``/admin/status``.
 """
 
@@ -33,10 +34,13 @@ def _database(status: DbStatus) -> str:
 @router.get("/readyz")
 async def readyz(request: Request, writer: WriterDep, watcher: WatcherDep) -> dict[str, Any]:
     status: DbStatus = request.app.state.db_status
+    scorer = request.app.state.scorer
     return {"status": "ready",
             "decision_log": {"database": _database(status), "pending": writer.pending,
                              "dropped": writer.dropped, "quarantined": writer.quarantined},
-            "policies_error": watcher.last_error}
+            "policies_error": watcher.last_error,
+            # Candidates routed on a cold-start P: no profile yet (`v0-gateway profile build`).
+            "unprofiled_candidates": scorer.unprofiled() if scorer is not None else []}
 
 
 def resident_mib() -> float | None:
@@ -62,7 +66,9 @@ async def admin_status(_: Annotated[None, Depends(require_admin)], request: Requ
                          "quarantined": writer.quarantined, "failures": writer.failures,
                          "replayed": writer.replayed, "spool_errors": writer.spool_errors,
                          "spool": str(writer.spool_dir) if writer.spool_dir else None},
-        "profiles": {"source": scorer.source if scorer is not None else "stand-in"},
+        "profiles": {"source": scorer.source if scorer is not None else "stand-in",
+                     "unprofiled": scorer.unprofiled() if scorer is not None else []},
+        "grading": state.grading.status(),
         "process": {"pid": os.getpid(),  # the worker that answered (serve --workers N)
                     "torch_loaded": "torch" in sys.modules,  # serving on CPU never imports torch
                     "v0_runtime": type(scorer.v0).__name__ if scorer is not None else None,

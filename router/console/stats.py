@@ -5,8 +5,10 @@
   (the policy's safe, usually flagship, model): the logged prompt and completion token counts at
   the fallback's current prices. Requests without both counts (failures), unrouted requests and
   requests of a policy no longer in the file count at their logged cost, so they add no saving.
-- ``calibration``: per answering model, over its graded routed answers: mean logged P, mean
-  grade, ECE (10 equal-width bins), and ``drift`` when |observed - predicted| exceeds the
+- ``judge_cost_usd`` / ``shadow_cost_usd``: the learning loop's spend (grading log): judge
+  calls, and the shadow answers; ``savings_usd`` is net of both (baseline - cost - judge - shadow).
+- ``calibration``: per answering model, over its graded routed answers (a human grade, else the
+  judge's): mean logged P, mean grade, ECE (10 equal-width bins), and ``drift`` when |observed - predicted| exceeds the
   Hoeffding bound sqrt(ln(2 / 0.05) / (2 n)): with grades in [0, 1] and a calibrated model, the
   gap exceeds it with probability at most 5% (for any n; conservative, so a flag means drift).
 """
@@ -23,7 +25,7 @@ import numpy as np
 
 from router.console.reliability import reliability
 from router.policies import Policies
-from router.store.stats_crud import Graded, Traffic
+from router.store.stats_crud import Graded, GradingSpend, Traffic
 
 DRIFT_CONFIDENCE = 0.95
 
@@ -73,7 +75,8 @@ def calibration(graded: Iterable[Graded]) -> dict[str, dict[str, Any]]:
     return out
 
 
-def summarize(traffic: list[Traffic], graded: list[Graded], policies: Policies) -> dict[str, Any]:
+def summarize(traffic: list[Traffic], graded: list[Graded], policies: Policies,
+              grading: GradingSpend = GradingSpend(0.0, 0.0)) -> dict[str, Any]:
     total = _Sum()
     series: dict[str, _Sum] = defaultdict(_Sum)
     models: dict[str, _Sum] = defaultdict(_Sum)
@@ -86,7 +89,9 @@ def summarize(traffic: list[Traffic], graded: list[Graded], policies: Policies) 
         "errors": total.errors,
         "cost_usd": total.cost_usd,
         "baseline_cost_usd": total.baseline_cost_usd,
-        "savings_usd": total.baseline_cost_usd - total.cost_usd,
+        "judge_cost_usd": grading.judge_usd,
+        "shadow_cost_usd": grading.shadow_usd,
+        "savings_usd": total.baseline_cost_usd - total.cost_usd - grading.judge_usd - grading.shadow_usd,
         "by_model": {name: {"requests": s.requests, "share": s.requests / total.requests, "cost_usd": s.cost_usd}
                      for name, s in sorted(models.items())},
         "graded": total.graded,

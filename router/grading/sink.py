@@ -122,6 +122,19 @@ class GradingSink:
         """Wait until every queued job is done (tests, benchmarks)."""
         await self._queue.join()
 
+    def status(self) -> dict[str, object]:
+        """The loop's state for /admin/status and the dashboard: today's spend against the cap,
+        the queue, and each candidate's calibration window (its drift evidence)."""
+        grading = self._runtime().policies.spec.grading
+        return {"enabled": grading is not None, "judge": grading.judge if grading else None,
+                "day": self.budget.day.isoformat(), "spent_usd": round(self.budget.spent, 9),
+                "reserved_usd": round(self.budget.reserved, 9),
+                "max_usd_per_day": grading.max_usd_per_day if grading else None,
+                "pending": self.pending, "shadow_in_flight": self.shadow_in_flight,
+                "calibration": {m: {"n": w.n, "predicted": w.predicted, "judged": w.judged, "error": w.error,
+                                    "alert": w.alert, "alert_drop": self.calibration.alert_drop}
+                                for m, w in self.calibration.snapshot().items()}}
+
     @property
     def pending(self) -> int:
         return self._queue.qsize() + self.in_flight

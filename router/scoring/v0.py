@@ -69,6 +69,7 @@ class V0Scorer:
         self._lock = threading.Lock()  # one refresh at a time
         self.cache = cache
         self.source: str | None = None  # "database" | "cache" once states were read
+        self._unprofiled: tuple[str, ...] = ()  # as last logged
 
     # ---- what to keep ready -------------------------------------------------------------
     def want(self, policies: Policies) -> None:
@@ -83,6 +84,25 @@ class V0Scorer:
                 windows.setdefault((c, p.profile_size), p.window)
         self._windows = windows
         self._wanted = frozenset(windows)
+
+    def unprofiled(self) -> list[str]:
+        """Candidates a policy routes between that have no profile state (no rows): until they
+        get one, their P is the cold-start value (``missing_p`` or the policy's prior). Empty
+        before the profiles were ever read."""
+        if self.source is None:
+            return []
+        have = {c for c, _ in self._states}
+        return sorted({c for c, _ in self._wanted} - have)
+
+    def _log_unprofiled(self) -> None:
+        now = tuple(self.unprofiled())
+        if now != self._unprofiled:
+            self._unprofiled = now
+            if now:
+                log.warning("candidates without a profile (routed on a cold-start P until they have one; "
+                            "build one with `v0-gateway profile build --candidate NAME`): %s", ", ".join(now))
+            else:
+                log.info("every candidate has a profile")
 
     def versions_in_use(self) -> dict[str, int]:
         """Each model's profile version in the states in use (the lowest, if several window sizes)."""
@@ -123,6 +143,7 @@ class V0Scorer:
             self._save_cache(new)
         if rebuilt:
             log.info("profile states rebuilt: %s", ", ".join(sorted(rebuilt)))
+        self._log_unprofiled()
         return sorted(rebuilt)
 
     def _build(self, session: Session, model: str, size: int, version: int, spec: WindowSpec) -> Built | None:

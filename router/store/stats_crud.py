@@ -12,6 +12,7 @@ from sqlalchemy import Float, and_, case, cast, func
 from sqlalchemy.sql import ColumnElement
 from sqlmodel import Session, col, select
 
+from router.store.grade_models import Grade
 from router.store.models import Decision
 
 Bucket = Literal["hour", "day"]
@@ -27,7 +28,7 @@ class Traffic:
     model: str
     ok: bool
     requests: int
-    graded: int  # with feedback
+    graded: int  # with a grade: feedback or the judge's
     cost_usd: float  # logged actual cost (missing = 0)
     priced_cost_usd: float  # the same, over the priced rows only
     prompt_tokens: int  # over the priced rows
@@ -88,7 +89,7 @@ def traffic(*, session: Session, since: datetime | None = None, until: datetime 
     cost = func.coalesce(col(Decision.cost_usd), 0.0)
     stmt = (
         select(when, col(Decision.policy), model, ok, func.count(),
-               func.sum(case((col(Decision.feedback_score).is_not(None), 1), else_=0)),
+               func.sum(case((_grade().is_not(None), 1), else_=0)),
                func.sum(cast(cost, Float)), func.sum(case((priced, cost), else_=0.0)),
                func.sum(case((priced, col(Decision.prompt_tokens)), else_=0)),
                func.sum(case((priced, col(Decision.completion_tokens)), else_=0)))
@@ -101,12 +102,18 @@ def traffic(*, session: Session, since: datetime | None = None, until: datetime 
             for b, p, m, o, n, g, c, pc, pt, ct in session.exec(stmt)]  # type: ignore[call-overload]
 
 
+def _grade() -> ColumnElement[float]:
+    """A decision's grade: the human's (feedback) over the judge's."""
+    return func.coalesce(col(Decision.feedback_score), col(Decision.judge_score))
+
+
 def graded(*, session: Session, since: datetime | None = None, until: datetime | None = None,
            policy: str | None = None, key_id: int | None = None) -> list[Graded]:
-    """Routed, answered decisions with feedback: the answering model's logged P and the grade."""
+    """Routed, answered decisions with a grade (feedback, else the judge's): the answering
+    model's logged P and the grade."""
     stmt = (
-        select(col(Decision.answered_model), col(Decision.candidates), col(Decision.feedback_score))
-        .where(col(Decision.policy).is_not(None), col(Decision.feedback_score).is_not(None),
+        select(col(Decision.answered_model), col(Decision.candidates), _grade())
+        .where(col(Decision.policy).is_not(None), _grade().is_not(None),
                col(Decision.answered_model).is_not(None), col(Decision.status) == "ok",
                *_filters(since=since, until=until, policy=policy, key_id=key_id))
     )
@@ -135,3 +142,26 @@ def recent(*, session: Session, limit: int, policy: str | None = None) -> list[D
     stmt = (select(Decision).where(*_filters(since=None, until=None, policy=policy))
             .order_by(col(Decision.created_at).desc(), col(Decision.id)).limit(limit))
     return list(session.exec(stmt))
+
+
+@dataclass(frozen=True)
+class GradingSpend:
+    judge_usd: float  # the judge's calls (grades of answers and of shadow answers)
+    shadow_usd: float  # the shadow answers themselves
+
+
+def grading_spend(*, session: Session, since: datetime | None = None, until: datetime | None = None,
+                  policy: str | None = None, key_id: int | None = None) -> GradingSpend:
+    """Judge and shadow spend from the grading log (``key_id``: on that key's decisions)."""
+    stmt = select(func.sum(col(Grade.judge_cost_usd)), func.sum(col(Grade.answer_cost_usd)))
+    if since is not None:
+        stmt = stmt.where(col(Grade.created_at) >= since)
+    if until is not None:
+        stmt = stmt.where(col(Grade.created_at) < until)
+    if policy is not None:
+        stmt = stmt.where(col(Grade.policy) == policy)
+    if key_id is not None:
+        stmt = stmt.join(Decision, col(Decision.id) == col(Grade.decision_id)).where(
+            col(Decision.client_key_id) == key_id)
+    judge, shadow = session.exec(stmt).one()  # type: ignore[call-overload]
+    return GradingSpend(float(judge or 0.0), float(shadow or 0.0))
