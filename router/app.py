@@ -20,10 +20,11 @@ from typing import Any
 from fastapi import FastAPI
 from sqlalchemy.engine import make_url
 
-from router.api import (admin_keys, admin_profiles, admin_stats, dashboard, feedback, health, messages, metrics,
-                        openai, responses, rollouts, route, selection)
+from router.api import (admin_keys, admin_profiles, admin_stats, dashboard, embeddings, feedback, health, messages,
+                        metrics, openai, responses, rollouts, route, selection)
 from router.api.admin_profiles import DeleteRows
 from router.api.admin_stats import ReplayRequest
+from router.api.embeddings import EmbeddingRequest
 from router.api.messages_wire import MessagesRequest
 from router.api.responses_wire import ResponsesRequest
 from router.api.rollouts import AllocateRequest, ScoreRequest
@@ -205,10 +206,11 @@ def create_app(settings: Settings | None = None, *, scorer_factory: ScorerFactor
     app.state.explore_rng = random.Random(settings.explore_seed)
     app.state.answer_sinks = []  # router/serving's answered-request hook: sink.answered(AnsweredCall)
     install_error_handlers(app)
-    install_openapi(app, [ChatCompletionRequest, ResponsesRequest, MessagesRequest, FeedbackRequest, ClientKeyCreate,
-                          ClientKeyUpdate, DeleteRows, ReplayRequest, ScoreRequest, AllocateRequest, SelectRequest])
-    for module in (openai, responses, messages, route, rollouts, selection, feedback, admin_profiles, admin_keys,
-                   admin_stats, dashboard, health, metrics):
+    install_openapi(app, [ChatCompletionRequest, ResponsesRequest, MessagesRequest, EmbeddingRequest, FeedbackRequest,
+                          ClientKeyCreate, ClientKeyUpdate, DeleteRows, ReplayRequest, ScoreRequest, AllocateRequest,
+                          SelectRequest])
+    for module in (openai, responses, messages, embeddings, route, rollouts, selection, feedback, admin_profiles,
+                   admin_keys, admin_stats, dashboard, health, metrics):
         app.include_router(module.router)
     if settings.debug_timing:
         app.add_middleware(ReceivedAt)

@@ -88,6 +88,9 @@ def resolve(req: ChatCompletionRequest, runtime: Runtime, *, threshold: float | 
             raise GatewayError(404, f"The model '{req.model}' does not exist; use 'auto', "
                                "'router/<policy>' or a candidate name (GET /v1/models).",
                                param="model", code="model_not_found")
+        if policies.candidates[model].kind != "chat":
+            raise GatewayError(400, f"The model '{req.model}' is an embedding model: use POST /v1/embeddings.",
+                               param="model", code="wrong_model_kind")
         extras = allowed_extras(req, policies, [model])
         return Plan(new_decision_id(), req.model, None, model, text, reason="unrouted",
                     extra_params=extras)

@@ -43,6 +43,8 @@ class CandidateSpec(_Strict):
     # Request fields outside the OpenAI chat API that clients may send to this candidate (e.g. a
     # provider's ``top_k``); forwarded only when every candidate a request can reach lists them.
     extra_params: list[str] = Field(default_factory=list)
+    # embedding: served only by POST /v1/embeddings (named directly, never routed, in no policy).
+    kind: Literal["chat", "embedding"] = "chat"
 
 
 class WindowSpec(_Strict):
@@ -221,6 +223,9 @@ def _check_references(spec: PolicyFile, path: str | Path, lines: dict[tuple[str,
         for i, cname in enumerate(policy.candidates):
             if cname not in spec.candidates:
                 fail(("policies", pname, "candidates", str(i)), f"policy {pname!r}: unknown candidate {cname!r}")
+            if spec.candidates[cname].kind != "chat":
+                fail(("policies", pname, "candidates", str(i)),
+                     f"policy {pname!r}: {cname!r} is an embedding candidate (never routed)")
         if len(set(policy.candidates)) != len(policy.candidates):
             fail(("policies", pname, "candidates"), f"policy {pname!r}: duplicate candidates")
         override = policy.grading

@@ -12,12 +12,10 @@ answer and of a stream comes from the same function (``Upstream.cost``, the cand
 
 from __future__ import annotations
 
-import logging
 import os
 import re
 import time
-from collections.abc import AsyncIterator, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Sequence
 from typing import Any
 
 import httpx
@@ -25,8 +23,11 @@ import httpx
 from router.litellm_setup import litellm_module
 from router.policies import CandidateSpec, Policies, Prices
 from router.protocol import GatewayError
+from router.upstream_result import Answer, UpstreamReply, UpstreamResult, UpstreamStream
 
-logger = logging.getLogger(__name__)
+__all__ = ["Upstream", "UpstreamReply", "UpstreamResult", "UpstreamStream", "answered_by", "count_prompt_tokens",
+           "deployment", "to_gateway_error", "upstream_errors"]
+
 
 
 def deployment(name: str, cand: CandidateSpec, prices: Prices) -> dict[str, Any]:
@@ -65,10 +66,7 @@ class Upstream:
     async def complete(self, *, candidate: str, messages: list[dict[str, Any]], params: dict[str, Any],
                        fallbacks: Sequence[str], stream: bool) -> Any:
         """ModelResponse, or an async iterator of chunks when ``stream``; raises GatewayError."""
-        if candidate in self.missing_keys:
-            raise GatewayError(502, f"Candidate {candidate!r} has no API key: set the environment variable "
-                               f"{self.missing_keys[candidate]} for the gateway.", type="upstream_error",
-                               code="upstream_key_missing")
+        self._check_key(candidate)
         fallbacks = [f for f in fallbacks if f not in self.missing_keys]
         kwargs = dict(params)
         if stream:
@@ -102,6 +100,12 @@ class Upstream:
         return (count_prompt_tokens(messages) * prices.input_per_token
                 + output_tokens * prices.output_per_token)
 
+    def _check_key(self, candidate: str) -> None:
+        if candidate in self.missing_keys:
+            raise GatewayError(502, f"Candidate {candidate!r} has no API key: set the environment variable "
+                               f"{self.missing_keys[candidate]} for the gateway.", type="upstream_error",
+                               code="upstream_key_missing")
+
     def cost(self, candidate: str, prompt_tokens: int, completion_tokens: int) -> float:
         """Actual cost by LiteLLM's cost function with the candidate's resolved prices."""
         prices = self.policies.prices[candidate]
@@ -121,10 +125,23 @@ class Upstream:
         answered = answered_by(response, candidate)
         body = response.model_dump(exclude_none=True)
         body["model"] = answered
-        acc = _Answer()
+        acc = Answer()
         choice = (body.get("choices") or [{}])[0]
         acc.add(choice.get("message") or {}, choice.get("finish_reason"))
-        return UpstreamReply(body, acc.result(self, answered, candidate, started, body.get("usage")))
+        return UpstreamReply(body, acc.result(self.cost, answered, candidate, started, body.get("usage")))
+
+    async def embed(self, *, candidate: str, params: dict[str, Any]) -> UpstreamReply:
+        """Embeddings from one candidate (no fallbacks): the list object and the typed result."""
+        self._check_key(candidate)
+        started = time.perf_counter()
+        try:
+            response = await self.router.aembedding(model=candidate, **params)
+        except upstream_errors() as exc:
+            raise to_gateway_error(exc, self.secrets) from exc
+        body = response.model_dump(exclude_none=True)
+        body["model"] = candidate
+        usage = {"prompt_tokens": (body.get("usage") or {}).get("prompt_tokens") or 0, "completion_tokens": 0}
+        return UpstreamReply(body, Answer().result(self.cost, candidate, candidate, started, usage))
 
     async def chat_stream(self, *, candidate: str, messages: list[dict[str, Any]], params: dict[str, Any],
                           fallbacks: Sequence[str]) -> UpstreamStream:
@@ -132,102 +149,8 @@ class Upstream:
         started = time.perf_counter()
         chunks = await self.complete(candidate=candidate, messages=messages, params=params,
                                      fallbacks=fallbacks, stream=True)
-        return UpstreamStream(self, chunks, answered_by(chunks, candidate), candidate, started)
-
-
-@dataclass(frozen=True)
-class UpstreamResult:
-    """One upstream call, typed: what serving needs for the decision row, limits, metrics, sinks."""
-
-    answered: str  # the candidate whose deployment answered (``chosen`` unless a fallback did)
-    chosen: str
-    latency_s: float  # call start to the answer (streams: to the last chunk)
-    prompt_tokens: int | None = None
-    completion_tokens: int | None = None
-    cost_usd: float | None = None  # None when the upstream reported no usage
-    text: str = ""  # the answer's text (first choice; streams: assembled from the chunks)
-    tool_calls: tuple[dict[str, Any], ...] = ()  # the answer's tool calls (streams: assembled)
-    finish_reason: str | None = None
-    error: GatewayError | None = None  # set when the call (or the stream) failed
-
-    @property
-    def fallback_used(self) -> bool:
-        return self.answered != self.chosen
-
-    @property
-    def tokens(self) -> int:
-        return (self.prompt_tokens or 0) + (self.completion_tokens or 0)
-
-
-@dataclass(frozen=True)
-class UpstreamReply:
-    body: dict[str, Any]  # the chat.completion object, ``model`` = the answering candidate
-    result: UpstreamResult
-
-
-@dataclass
-class _Answer:
-    """A first choice's text and tool calls, from a message or from stream deltas."""
-
-    text: list[str] = field(default_factory=list)
-    calls: dict[int, dict[str, Any]] = field(default_factory=dict)
-    finish: str | None = None
-
-    def add(self, delta: dict[str, Any], finish: str | None) -> None:
-        if isinstance(delta.get("content"), str):
-            self.text.append(delta["content"])
-        for i, call in enumerate(delta.get("tool_calls") or []):
-            slot = self.calls.setdefault(call.get("index", i), {"type": "function", "function": {"arguments": ""}})
-            if call.get("id"):
-                slot["id"] = call["id"]
-            fn = call.get("function") or {}
-            if fn.get("name"):
-                slot["function"]["name"] = fn["name"]
-            slot["function"]["arguments"] += fn.get("arguments") or ""
-        self.finish = finish or self.finish
-
-    def result(self, upstream: Upstream, answered: str, chosen: str, started: float,
-               usage: dict[str, Any] | None, error: GatewayError | None = None) -> UpstreamResult:
-        prompt = usage.get("prompt_tokens") if usage else None
-        completion = usage.get("completion_tokens") if usage else None
-        cost = upstream.cost(answered, prompt or 0, completion or 0) if usage else None
-        return UpstreamResult(answered, chosen, time.perf_counter() - started, prompt, completion, cost,
-                              "".join(self.text), tuple(self.calls[i] for i in sorted(self.calls)),
-                              self.finish, error)
-
-
-class UpstreamStream:
-    """A streamed answer: ``chunks()`` yields each chunk as a dict (``model`` = the answering
-    candidate) and raises GatewayError if the stream fails midway; ``result()`` is the typed
-    result so far (usage and cost once the stream has ended)."""
-
-    def __init__(self, upstream: Upstream, chunks: AsyncIterator[Any], answered: str, chosen: str,
-                 started: float) -> None:
-        self._upstream, self._chunks, self._started = upstream, chunks, started
-        self.answered, self.chosen = answered, chosen
-        self._answer = _Answer()
-        self._usage: dict[str, Any] | None = None
-        self._error: GatewayError | None = None
-
-    async def chunks(self) -> AsyncIterator[dict[str, Any]]:
-        try:
-            async for chunk in self._chunks:
-                data = chunk.model_dump(exclude_none=True)
-                data["model"] = self.answered
-                if data.get("usage"):
-                    self._usage = data["usage"]
-                for choice in data.get("choices") or []:
-                    if choice.get("index", 0) == 0:
-                        self._answer.add(choice.get("delta") or {}, choice.get("finish_reason"))
-                yield data
-        except Exception as exc:
-            logger.warning("stream from %s failed midway", self.answered, exc_info=exc)
-            self._error = exc if isinstance(exc, GatewayError) else to_gateway_error(exc, self._upstream.secrets)
-            raise self._error from exc
-
-    def result(self) -> UpstreamResult:
-        return self._answer.result(self._upstream, self.answered, self.chosen, self._started, self._usage,
-                                   self._error)
+        return UpstreamStream(chunks, answered_by(chunks, candidate), candidate, started, cost=self.cost,
+                              to_error=lambda exc: to_gateway_error(exc, self.secrets))
 
 
 # Fixed prompt-token estimates for parts that are not text (nothing a client names is ever fetched

@@ -86,7 +86,7 @@ async def serve(ctx: Context, req: ChatCompletionRequest, *, surface: str,
     metrics.decision_seconds.observe(time.perf_counter() - started)
     if plan.fallback_reason:
         metrics.scorer_fallbacks.labels(plan.fallback_reason).inc()
-    sent = Sent(surface, req, req.upstream_messages(), req.upstream_params(plan.extra_params))
+    sent = Sent.chat(surface, req, plan)
     record = CallRecord(ctx.state, ctx.writer, plan, sent, admission, ctx.identity, started)
     extra: dict[str, str] = {}
     if ctx.settings.debug_timing:  # request receipt (timing middleware) -> the upstream call

@@ -26,9 +26,15 @@ class Sent:
     """What the gateway sent upstream for a request."""
 
     surface: str
-    req: ChatCompletionRequest
     messages: list[dict[str, Any]]
     params: dict[str, Any]
+    stream: bool = False
+    has_tools: bool = False  # the request offered tools (or functions)
+
+    @classmethod
+    def chat(cls, surface: str, req: ChatCompletionRequest, plan: Plan) -> Sent:
+        return cls(surface, req.upstream_messages(), req.upstream_params(plan.extra_params), req.stream,
+                   bool(req.tools or req.functions))
 
 
 class CallRecord:
@@ -49,7 +55,7 @@ class CallRecord:
         self.writer.submit(DecisionCreate(
             id=plan.decision_id, requested_model=plan.requested_model, policy=plan.policy,
             chosen_model=plan.chosen, reason=plan.reason, threshold=plan.threshold,
-            p_success=plan.p_success, stream=self.sent.req.stream,
+            p_success=plan.p_success, stream=self.sent.stream,
             candidates=[{"name": e.name, "p_success": e.p_success, "expected_cost": e.expected_cost}
                         for e in plan.estimates],
             profile_versions=plan.profile_versions or None,
@@ -57,12 +63,14 @@ class CallRecord:
             explore_rate=plan.explore_rate, propensity=plan.propensity,
             latency_ms=round((time.perf_counter() - self.started) * 1000, 3), **outcome))
 
-    def succeeded(self, result: UpstreamResult) -> None:
+    def succeeded(self, result: UpstreamResult, *, sinks: bool = True) -> None:
+        """An answer: the row, the settlement, then (``sinks``: answers that can be graded) the sinks."""
         self._submit(status="ok", http_status=200, answered_model=result.answered,
                      prompt_tokens=result.prompt_tokens, completion_tokens=result.completion_tokens,
                      cost_usd=result.cost_usd)
         self.admission.settle(result.tokens, result.cost_usd or 0.0, "ok")
-        notify(getattr(self.state, "answer_sinks", ()), self.answered_call(result))
+        if sinks:
+            notify(getattr(self.state, "answer_sinks", ()), self.answered_call(result))
 
     def failed(self, err: GatewayError, *, status: str | None = None, answered: str | None = None,
                http_status: int | None = None) -> None:
@@ -79,7 +87,7 @@ class CallRecord:
             requested_model=plan.requested_model, chosen=plan.chosen, answered=result.answered,
             routing_text=plan.routing_text, messages=sent.messages, params=sent.params,
             answer_text=result.text, answer_tool_calls=result.tool_calls,
-            has_tools=bool(sent.req.tools or sent.req.functions), stream=sent.req.stream,
+            has_tools=sent.has_tools, stream=sent.stream,
             prompt_tokens=result.prompt_tokens, completion_tokens=result.completion_tokens,
             cost_usd=result.cost_usd, client_key_id=self.identity.key_id, estimates=plan.estimates,
             threshold=plan.threshold, p_success=plan.p_success)
