@@ -178,20 +178,14 @@ class LoopbackApp:
             if not message.get("more_body"):
                 break
         path, method = scope["path"], scope["method"]
-        if method == "POST" and path.endswith("/chat/completions"):
+        if method == "POST" and path.endswith(("/chat/completions", "/embeddings")):
             try:
                 body = json.loads(raw or b"{}")
             except ValueError:
                 await _send_json(send, 400, _error("body is not JSON", "invalid_request_error"))
                 return
             auth = dict(scope["headers"]).get(b"authorization", b"").decode("latin-1")
-            await self._chat(send, body if isinstance(body, dict) else {}, auth)
-        elif method == "POST" and path.endswith("/embeddings"):
-            body = json.loads(raw or b"{}")
-            if self.record:
-                with self._lock:
-                    self._requests.append(body)
-            await _send_json(send, 200, _embeddings(body))
+            await self._chat(send, body if isinstance(body, dict) else {}, auth, embed=path.endswith("/embeddings"))
         elif method == "GET" and path.endswith("/models"):
             await _send_json(send, 200, {"object": "list", "data": []})
         elif path in ("/health", "/health/readiness"):
@@ -199,10 +193,12 @@ class LoopbackApp:
         else:
             await _send_json(send, 404, _error("not found", "invalid_request_error"))
 
-    async def _chat(self, send: Send, body: dict[str, Any], auth: str = "") -> None:
+    async def _chat(self, send: Send, body: dict[str, Any], auth: str = "", embed: bool = False) -> None:
         if self.record:
             with self._lock:
                 self._requests.append(body)
+        if embed:
+            return await _send_json(send, 200, _embeddings(body))
         model = str(body.get("model", ""))
         if model == "fake-500":
             await _send_json(send, 500, _error("fake upstream exploded", "server_error"))
