@@ -1,10 +1,11 @@
-"""How many everyday rows should the default profiles carry? (issue 14, validation only)
+"""How many everyday rows would default profiles need? (issue 14; research only, ships nothing)
 
     python -m bench.default_profiles_val --data ../shared/data --cache cache/layers [--mix 0 32 64 96 128]
 
-The shipped default profiles (scripts/build_default_profiles.py) hold ROWS rows per candidate:
-LLMRouter dcrouter train prompts (the candidate's own grades) plus ``n`` AlpacaEval 2 everyday
-instructions graded by a comparable model (scripts/build_default_profiles.EVERYDAY). This scores
+Profiles of ROWS rows per candidate: LLMRouter dcrouter train prompts (the candidate's own grades,
+as scripts/build_default_profiles.py draws them) plus ``n`` AlpacaEval 2 everyday instructions
+graded by a comparable model (``EVERYDAY``). AlpacaEval's data is CC BY-NC 4.0, so the shipped
+profiles hold none of it (n = 0; valuemodel/licences.py); this measures what such rows would do. It scores
 every candidate, with the shipped ``difficulty`` head, on prompts no profile holds:
 - dcrouter's test split (495 prompts, the candidates' real grades);
 - the half of AlpacaEval's 805 instructions that profiles never draw from (proxy grades);
@@ -16,17 +17,42 @@ bench/sanity_routing.py.
 from __future__ import annotations
 
 import argparse
+import hashlib
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from scripts.build_default_profiles import DROP_TASKS, MODELS, dcrouter_pool, everyday_grades, everyday_split, pick_prompts
+from scripts.build_default_profiles import DROP_TASKS, MODELS, dcrouter_pool, pick_prompts
 
 from valuemodel import V0  # noqa: E402
 from valuemodel.cv import features_from_cache  # noqa: E402
 from valuemodel.layer_cache import get_layers  # noqa: E402
 from valuemodel.metrics import auc  # noqa: E402
+
+
+# Candidate -> the AlpacaEval 2 runs whose grade it takes on everyday instructions (research only:
+# AlpacaEval's data is CC BY-NC 4.0, so no shipped profile holds it): the FuseChat fine-tune of the
+# same base model for the 7-9B candidates; for the 49B/51B candidates (no run of a comparable model
+# exists) the mean of those three per prompt.
+FUSE = {"gemma-2-9b-it": "FuseChat-Gemma-2-9B-Instruct", "qwen2.5-7b-instruct": "FuseChat-Qwen-2.5-7B-Instruct",
+        "llama-3.1-8b-instruct": "FuseChat-Llama-3.1-8B-Instruct"}
+EVERYDAY = {**{m: [r] for m, r in FUSE.items()},
+            "llama-3.1-nemotron-51b-instruct": list(FUSE.values()),
+            "llama-3.3-nemotron-super-49b-v1": list(FUSE.values())}
+
+
+def everyday_split(prompts: pd.DataFrame) -> tuple[list[str], list[str]]:
+    """AlpacaEval prompt ids -> (profile pool, validation): a fixed half by hash of the id."""
+    half = [int(hashlib.sha256(p.encode()).hexdigest(), 16) % 2 for p in prompts.prompt_id]
+    ids = prompts.prompt_id.tolist()
+    return [p for p, h in zip(ids, half) if h == 0], [p for p, h in zip(ids, half) if h == 1]
+
+
+def everyday_grades(outcomes: pd.DataFrame) -> dict[str, pd.Series]:
+    """Candidate -> AlpacaEval grade per prompt id (the mean over its EVERYDAY runs)."""
+    wide = outcomes.pivot_table(index="prompt_id", columns="model", values="score")
+    return {m: wide[runs].mean(axis=1).dropna() for m, runs in EVERYDAY.items()}
 
 
 def load(path: Path) -> tuple[pd.DataFrame, pd.DataFrame]:

@@ -22,10 +22,11 @@ from .difficulty import FoldedStats, fit_sources, hash_projection, prompt_target
 from .encoder_spec import identity
 from .heads.difficulty import DifficultyConfig
 from .layer_cache import get_layers
+from .licences import SHIPPABLE
 from .model import DIFFICULTY_FILE, V0
 from .neighbours import Neighbours
 
-SOURCES = ("llmrouter_dcrouter9", "routellm_2model", "alpacaeval2_wgpt4t", "dapomath")  # licences allow shipping
+SOURCES = SHIPPABLE  # valuemodel/licences.py: licences that allow shipping
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

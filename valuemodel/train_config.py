@@ -6,8 +6,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from .backbone import DEFAULT_BACKBONE
+from .licences import SHIPPABLE
 
-LICENSED_DATASETS = ["llmrouter_dcrouter9", "routellm_2model", "alpacaeval2_wgpt4t", "dapomath"]
+LICENSED_DATASETS = list(SHIPPABLE)  # valuemodel/licences.py: licences that allow shipping
 
 
 @dataclass

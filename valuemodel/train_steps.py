@@ -14,6 +14,7 @@ from .backbone import Backbone
 from .cache import get_states
 from .data import load_dataset, subsample_prompts
 from .episodes import Table, build_table
+from .licences import split_index
 from .metrics import intra_auc
 from .model import V0Modules, feature_of
 
@@ -43,7 +44,7 @@ def load_tables(cfg: TrainConfig, backbone: Backbone) -> list[Table]:
             ds = ds.select_rows(ds.outcomes["part"].isin(cfg.dapo_parts).to_numpy())
         ds = subsample_prompts(ds, cfg.max_prompts, seed=cfg.seed)
         states = get_states(backbone, name, ds.prompts, cfg.cache).subset(sorted(ds.prompts))
-        table = build_table(ds, states, val_prompt_frac=cfg.val_prompt_frac, seed=cfg.seed + i)
+        table = build_table(ds, states, val_prompt_frac=cfg.val_prompt_frac, seed=cfg.seed + split_index(name, i))
         log.info("%s: %d prompts, %d train models, held-out models %s", name, len(ds.prompts), len(table.train_models), table.val_models)
         tables.append(table)
     return tables
