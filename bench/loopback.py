@@ -11,6 +11,9 @@ server serves every behaviour at once:
 - ``fake-cut``  streams two of the three content pieces, then drops the connection mid-body
 - ``fake-judge`` answers the grade object ``{"grade": JUDGE_GRADE, "reason": ...}`` (a judge)
 - ``fake-judge-prose`` answers prose around a grade (a judge reply that must be refused)
+- ``fake-gate`` waits until the app's ``gate`` (a ``threading.Event``) is set before answering (a
+               stream: after its first content piece), so a test holds requests in flight for as
+               long as it needs, without sleeping
 - any other     answers ``"echo: <last user message>"`` (streamed in three pieces); when the last
   message is a tool result, ``"tool said: <its content>"``; with ``tools`` and ``tool_choice``
   ``"required"`` (or one named function) after a user message, a call of that (or the first) tool
@@ -120,8 +123,13 @@ async def _send_json(send: Send, status: int, payload: dict[str, Any]) -> None:
     await send({"type": "http.response.body", "body": data})
 
 
+async def _wait(gate: threading.Event | None) -> None:
+    while gate is not None and not gate.is_set():
+        await asyncio.sleep(0.01)
+
+
 async def _stream(send: Send, body: dict[str, Any], model: str, text: str,
-                  call: dict[str, Any] | None = None) -> None:
+                  call: dict[str, Any] | None = None, gate: threading.Event | None = None) -> None:
     """SSE: a role chunk, three content pieces, a finish chunk, a usage chunk if asked, [DONE]."""
     async def event(payload: dict[str, Any] | str) -> None:
         data = payload if isinstance(payload, str) else json.dumps(payload)
@@ -141,6 +149,8 @@ async def _stream(send: Send, body: dict[str, Any], model: str, text: str,
         if model == "fake-cut" and i == 2:
             raise StreamCut("fake-cut: connection dropped mid-body (no final chunk, no [DONE])")
         await event(_chunk(model, {"content": piece}))
+        if i == 0:
+            await _wait(gate)
     await event(_chunk(model, {}, finish="tool_calls" if call else "stop"))
     if (body.get("stream_options") or {}).get("include_usage"):
         await event({**_chunk(model, {}), "choices": [], "usage": _usage()})
@@ -155,6 +165,7 @@ class LoopbackApp:
 
     def __init__(self, *, record: bool = False) -> None:
         self.record = record
+        self.gate = threading.Event()  # what ``fake-gate`` waits for
         self._lock = threading.Lock()
         self._requests: list[dict[str, Any]] = []
 
@@ -216,9 +227,11 @@ class LoopbackApp:
             text, call = json.dumps({"grade": JUDGE_GRADE, "reason": "loopback judge"}), None
         elif model == "fake-judge-prose":
             text, call = f'Sure! {{"grade": {JUDGE_GRADE}}} is my grade.', None
+        gate = self.gate if model == "fake-gate" else None
         if body.get("stream"):
-            await _stream(send, body, model, text, call)
+            await _stream(send, body, model, text, call, gate)
         else:
+            await _wait(gate)
             await _send_json(send, 200, _completion(model, text, call))
 
 

@@ -118,7 +118,7 @@ def create_app(settings: Settings | None = None, *, scorer_factory: ScorerFactor
         if scorer is not None:
             scorer.want(watcher.runtime.policies)
         keys = KeyTable(engine, settings.client_key_set)
-        limiter = KeyLimiter(engine)
+        limiter = KeyLimiter(engine, redis_url=settings.redis_url or None, namespace=database_id(settings))
         seeding = {"done": not settings.seed_profiles}
 
         def sync_db() -> None:  # first start, then other replicas' profile and key changes
@@ -179,7 +179,7 @@ def create_app(settings: Settings | None = None, *, scorer_factory: ScorerFactor
             await sink.sync_budget(engine)
 
         every = [(settings.policy_reload_s, reload, "policy-reload"), (settings.profile_poll_s, sync, "profile-poll"),
-                 (GRADING_SYNC_S, sync_budget, "grading-budget")]
+                 (GRADING_SYNC_S, sync_budget, "grading-budget"), (1.0, limiter.check_shared, "limits-redis")]
         if app.state.metrics.multiprocess:  # serve --workers N: each worker's figures for every scrape
             every.append((metrics.STATE_EVERY_S, publish_metrics, "metrics-state"))
         tasks = [asyncio.create_task(_every(s, fn, name), name=name) for s, fn, name in every if s > 0]
@@ -196,6 +196,7 @@ def create_app(settings: Settings | None = None, *, scorer_factory: ScorerFactor
             await app.state.profiles.close()
             await asyncio.to_thread(batcher.close)
             await writer.close()
+            await limiter.close()
             engine.dispose()
             executors.shutdown()
             app.state.metrics.close()
@@ -217,13 +218,18 @@ def create_app(settings: Settings | None = None, *, scorer_factory: ScorerFactor
     return app
 
 
+def database_id(settings: Settings) -> str:
+    """The database's URL without password, hashed: what belongs to one database is kept apart."""
+    url = make_url(settings.database_url).render_as_string(hide_password=True)
+    return hashlib.sha256(url.encode()).hexdigest()[:16]
+
+
 def local_state_dir(settings: Settings) -> Path | None:
     """``V0_STATE_DIR/<database>``: the spool and profile cache belong to one database (its URL
     without password, hashed), so rows are never replayed into another one."""
     if not settings.state_dir:
         return None
-    url = make_url(settings.database_url).render_as_string(hide_password=True)
-    return Path(settings.state_dir) / hashlib.sha256(url.encode()).hexdigest()[:16]
+    return Path(settings.state_dir) / database_id(settings)
 
 
 async def _every(interval_s: float, fn: Callable[[], Awaitable[None]], name: str) -> None:

@@ -39,6 +39,9 @@ class CandidateSpec(_Strict):
     input_price: float | None = Field(default=None, ge=0)  # USD per 1M input tokens
     output_price: float | None = Field(default=None, ge=0)  # USD per 1M output tokens
     timeout: float = Field(default=60.0, gt=0)  # seconds per upstream attempt
+    # The most output tokens one answer may cost: a budget reserves a request's worst case with it
+    # (its max_tokens when lower).
+    max_output_tokens: int = Field(default=4096, gt=0)
     num_retries: int = Field(default=1, ge=0)
     # Request fields outside the OpenAI chat API that clients may send to this candidate (e.g. a
     # provider's ``top_k``); forwarded only when every candidate a request can reach lists them.

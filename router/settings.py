@@ -55,6 +55,9 @@ class Settings(BaseSettings):
     scoring_queue_max: int = Field(default=128, gt=0)
     scoring_breaker_failures: int = Field(default=5, gt=0)
     scoring_breaker_cooldown_s: float = Field(default=10.0, gt=0)
+    # Redis for per-key limits shared by every replica (rpm, tpm, budget reservations), e.g.
+    # redis://127.0.0.1:6379/0; empty = each replica counts on its own (exact on one replica).
+    redis_url: str = ""
     # Admin API (/admin/...): bearer key; empty = the admin API is off (every /admin path is 404).
     admin_key: str = ""
     # Largest profile upload (bytes, 413 above) and most rows in one upload.
@@ -64,6 +67,11 @@ class Settings(BaseSettings):
     # and their own body limit (bytes; thousands of prompts do not fit V0_MAX_BODY_BYTES).
     score_max_prompts: int = Field(default=10_000, gt=0)
     score_max_body_bytes: int = Field(default=16_777_216, gt=0)
+    # ...the longest prompt (and inline profile prompt) in characters (400 above), and
+    # /v1/allocate's largest total_budget (400 above; the allocation's memory is linear in the
+    # prompts whatever the budget, its time grows with the log of the budget).
+    score_max_prompt_chars: int = Field(default=32_768, gt=0)
+    allocate_max_total_budget: int = Field(default=10_000_000, gt=0)
     # /v1/allocate's default posterior around each prediction (valuemodel.allocate.Posterior):
     # Beta evidence and shrinkage toward the profile's mean score (measured: docs/BENCHMARKS.md).
     allocate_evidence: float = Field(default=1.0, gt=0)

@@ -188,6 +188,11 @@ def count_prompt_tokens(messages: list[dict[str, Any]]) -> int:
     return fixed + (litellm_module().token_counter(text=text) if text else 0)
 
 
+def count_text_tokens(text: str) -> int:
+    """Tokens of an answer's text by LiteLLM's default tokenizer (a stream closed early)."""
+    return litellm_module().token_counter(text=text) if text else 0
+
+
 def answered_by(response: Any, default: str) -> str:
     """The candidate whose deployment answered (differs from the choice after a fallback)."""
     hidden = getattr(response, "_hidden_params", None) or {}

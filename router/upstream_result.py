@@ -111,5 +111,9 @@ class UpstreamStream:
             self._error = exc if isinstance(exc, GatewayError) else self._to_error(exc)
             raise self._error from exc
 
+    def cost_of(self, prompt_tokens: int, completion_tokens: int) -> float:
+        """What ``prompt_tokens`` and ``completion_tokens`` cost at the answering candidate's prices."""
+        return self._cost(self.answered, prompt_tokens, completion_tokens)
+
     def result(self) -> UpstreamResult:
         return self._answer.result(self._cost, self.answered, self.chosen, self._started, self._usage, self._error)

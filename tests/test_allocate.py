@@ -119,3 +119,35 @@ def test_bad_posterior() -> None:
             allocate_robust([0.5], 4, posterior=post)
     with pytest.raises(ValueError, match="prior_mean"):
         allocate_robust([0.5], 4, prior_mean=2.0)
+
+
+@pytest.mark.parametrize("p, total, lo, hi", cases(2, 80))
+@pytest.mark.parametrize("evidence", [None, 0.3, 20.0])
+def test_threshold_search_is_exact_by_brute_force(monkeypatch, p: np.ndarray, total: int, lo: int, hi: int,
+                                                  evidence: float | None) -> None:
+    """The path for large budgets (no gain table: every case forced onto it) is as exact."""
+    import valuemodel.allocate as module
+
+    monkeypatch.setattr(module, "TABLE_CELLS", 0)
+    if evidence is None:
+        b = allocate(p, total, min_budget=lo, max_budget=hi)
+        best = brute_force(p, total, lo, hi)
+    else:
+        a = allocate_robust(p, total, min_budget=lo, max_budget=hi, posterior=Posterior(evidence))
+        b, best = a.budgets, brute_force(p, total, lo, hi, evidence)
+    assert int(b.sum()) == total and b.min() >= lo and b.max() <= hi
+    assert informative(p, b, evidence) == pytest.approx(best, abs=1e-9)
+
+
+def test_memory_is_linear_in_prompts_not_in_the_budget() -> None:
+    import tracemalloc
+
+    tracemalloc.start()
+    try:
+        a = allocate_robust([0.3, 0.9, 0.5], 10**9, min_budget=2, max_budget=10**9)
+        b = allocate([0.3, 0.9, 0.5], 10**9, min_budget=2, max_budget=10**9)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert int(a.budgets.sum()) == int(b.sum()) == 10**9
+    assert peak < 1_000_000  # bytes: the gain table would need 3 x 10^9 cells

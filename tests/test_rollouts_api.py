@@ -111,6 +111,10 @@ BAD = [
     ("/v1/score", {"prompts": ["a\u0000b"]}, 400, "invalid_text", "prompts.0"),
     ("/v1/score", {"prompts": ["p"] * 25}, 413, "too_many_prompts", "prompts"),
     ("/v1/score", {"profile": [{"prompt": "p", "score": 0.5}] * 25}, 413, "too_many_prompts", "profile"),
+    ("/v1/score", {"prompts": ["p", "x" * 32_769]}, 400, "prompt_too_long", "prompts.1"),
+    ("/v1/score", {"profile": [{"prompt": "x" * 32_769, "score": 0.5}]}, 400, "prompt_too_long", "profile.0.prompt"),
+    ("/v1/allocate", {"total_budget": 10**12, "max_budget": 10**12}, 400, "budget_too_large", "total_budget"),
+    ("/v1/allocate", {"total_budget": 10_000_001, "max_budget": 10**7}, 400, "budget_too_large", "total_budget"),
 ]
 
 

@@ -18,17 +18,17 @@ HI = [{"role": "user", "content": "Say hi"}]
 
 
 class Spy:
-    """The app's limiter, recording each ``record`` (the settlement) before passing it on."""
+    """The app's limiter, recording each settlement (tokens, cost) before passing it on."""
 
     def __init__(self, limiter) -> None:
         self.limiter, self.records = limiter, []
 
-    def admit(self, key_id):
-        return self.limiter.admit(key_id)
+    def __getattr__(self, name):
+        return getattr(self.limiter, name)
 
-    def record(self, key_id, tokens, cost_usd):
-        self.records.append((tokens, cost_usd))
-        return self.limiter.record(key_id, tokens, cost_usd)
+    def settle(self, hold, *, tokens, usd, row=None):
+        self.records.append((tokens, usd))
+        return self.limiter.settle(hold, tokens=tokens, usd=usd, row=row)
 
 
 class Sink:

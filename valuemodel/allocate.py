@@ -35,6 +35,7 @@ from dataclasses import dataclass
 import numpy as np
 
 EPS = 1e-6
+TABLE_CELLS = 1 << 22  # up to this many (prompt, step) gains, the gain table; beyond, closed forms
 
 
 @dataclass(frozen=True)
@@ -105,9 +106,86 @@ def informative(p: Sequence[float] | np.ndarray, budgets: Sequence[int] | np.nda
     arr, bud = np.asarray(p, dtype=np.float64), np.asarray(budgets, dtype=np.int64)
     if arr.shape != bud.shape or bud.size == 0 or bud.min() < 1:
         raise ValueError("need one budget >= 1 per pass rate")
+    if arr.size * int(bud.max()) > TABLE_CELLS:  # large budgets: closed form, memory O(n)
+        ep, eq = _moments_at(arr, evidence, bud)
+        return float(np.sum(1.0 - ep - eq))
     mp, mq = _power_table(arr, evidence, int(bud.max()))  # (n, Bmax + 1)
     rows = np.arange(len(arr))
     return float(np.sum(1.0 - mp[rows, bud] - mq[rows, bud]))
+
+
+
+def _lgamma(x: np.ndarray) -> np.ndarray:
+    """log Gamma(x) for x > 0, vectorised: recurrence up to x + 8, then Stirling's series (abs.
+    error below 1e-11)."""
+    z = x + 8.0
+    shift = np.log(x * (x + 1) * (x + 2) * (x + 3)) + np.log((x + 4) * (x + 5) * (x + 6) * (x + 7))
+    inv, inv2 = 1.0 / z, 1.0 / (z * z)
+    series = inv * (1 / 12 - inv2 * (1 / 360 - inv2 * (1 / 1260 - inv2 / 1680)))
+    return (z - 0.5) * np.log(z) - z + 0.5 * np.log(2 * np.pi) + series - shift
+
+
+def _moments_at(p: np.ndarray, kappa: float | None, steps: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(E[p^B], E[(1 - p)^B]) at B = ``steps`` (one per prompt, each >= 1), in closed form: (n,) each.
+    Beta(a, b): E[p^B] = Gamma(a + B) Gamma(a + b) / (Gamma(a) Gamma(a + b + B))."""
+    b_ = steps.astype(np.float64)
+    if kappa is None:
+        with np.errstate(divide="ignore", invalid="ignore"):
+            up = np.where(p > 0, np.exp(b_ * np.log(np.where(p > 0, p, 1.0))), 0.0)
+            down = np.where(p < 1, np.exp(b_ * np.log(np.where(p < 1, 1 - p, 1.0))), 0.0)
+        return up, down
+    m = np.clip(p, EPS, 1 - EPS)
+    a, b = kappa * m, kappa * (1 - m)
+    common = _lgamma(a + b) - _lgamma(a + b + b_)
+    return np.exp(_lgamma(a + b_) - _lgamma(a) + common), np.exp(_lgamma(b + b_) - _lgamma(b) + common)
+
+
+def _gain_at(p: np.ndarray, kappa: float | None, steps: np.ndarray) -> np.ndarray:
+    """E[f(B + 1) - f(B)] at B = ``steps``: (n,). Point: p^B (1 - p) + (1 - p)^B p; Beta(a, b):
+    E[p^B] b / (a + b + B) + E[q^B] a / (a + b + B) (no difference of nearly equal numbers)."""
+    ep, eq = _moments_at(p, kappa, steps)
+    if kappa is None:
+        return ep * (1 - p) + eq * p
+    m = np.clip(p, EPS, 1 - EPS)
+    a, b = kappa * m, kappa * (1 - m)
+    return (ep * b + eq * a) / (a + b + steps)
+
+
+def _counts_above(p: np.ndarray, kappa: float | None, lo_step: int, width: int, level: float) -> np.ndarray:
+    """For each prompt, how many of its steps lo_step .. lo_step + width - 1 gain more than ``level``
+    (gains are non-increasing in the step, so a binary search per prompt): (n,)."""
+    lo = np.zeros(p.size, dtype=np.int64)  # steps known to gain more: [0, lo)
+    hi = np.full(p.size, width, dtype=np.int64)  # steps known not to: [hi, width)
+    while np.any(lo < hi):
+        mid = (lo + hi) // 2
+        above = _gain_at(p, kappa, lo_step + np.minimum(mid, width - 1)) > level
+        lo, hi = np.where(above & (lo < hi), mid + 1, lo), np.where(~above & (lo < hi), mid, hi)
+    return lo
+
+
+def _greedy_by_threshold(p: np.ndarray, extra: int, min_budget: int, width: int,
+                         kappa: float | None) -> np.ndarray:
+    """The greedy's choice without its table: the level L such that the steps gaining more than L
+    number at most ``extra``, bisected on L; the rest go to the steps at the boundary, prompt by
+    prompt in order (the table's stable order for ties). Memory O(n), whatever the budget."""
+    lo_level, hi_level = 0.0, 1.0  # counts(hi) <= extra < counts(lo), or lo = 0
+    above_hi = _counts_above(p, kappa, min_budget, width, hi_level)
+    for _ in range(200):
+        mid = (lo_level + hi_level) / 2
+        if mid in (lo_level, hi_level):
+            break
+        counts = _counts_above(p, kappa, min_budget, width, mid)
+        if counts.sum() == extra:  # exactly the budget above this level: no ties to break
+            return min_budget + counts
+        if counts.sum() < extra:
+            hi_level, above_hi = mid, counts
+        else:
+            lo_level = mid
+    below = _counts_above(p, kappa, min_budget, width, lo_level) if lo_level > 0 else np.full(p.size, width)
+    tied = below - above_hi  # steps with gains in (lo, hi]: equal up to float resolution
+    left = extra - int(above_hi.sum())
+    take = np.minimum(tied, np.maximum(0, left - (np.cumsum(tied) - tied)))
+    return min_budget + above_hi + take
 
 
 def _greedy(p: np.ndarray, total: int, min_budget: int, max_budget: int, kappa: float | None) -> np.ndarray:
@@ -117,6 +195,8 @@ def _greedy(p: np.ndarray, total: int, min_budget: int, max_budget: int, kappa: 
     budgets = np.full(n, min_budget, dtype=np.int64)
     if width == 0:
         return budgets
+    if n * width > TABLE_CELLS:
+        return _greedy_by_threshold(p, extra, min_budget, width, kappa)
     mp, mq = _power_table(p, kappa, min_budget + width)  # (n, min + width + 1)
     f = 1.0 - mp - mq  # (n, ...) E[f(B)] for B = 0..min+width (f(0) = -1 here, unused)
     gains = np.diff(f[:, min_budget:], axis=1)  # (n, width): gain of rollout min+1 .. min+width
@@ -131,7 +211,8 @@ def allocate(p: Sequence[float] | np.ndarray, total: int, *, min_budget: int = 2
              max_budget: int = 128) -> np.ndarray:
     """Integer budgets (n,) summing to ``total``, each in [min_budget, max_budget], that maximise
     sum_i 1 - p_i^B_i - (1 - p_i)^B_i for the given pass rates (exact; see the module doc).
-    Raises ValueError on bad input. Time and memory O(n * min(max - min, total - n * min))."""
+    Raises ValueError on bad input. Time and memory O(n * w), w = min(max - min, total - n * min),
+    up to ``TABLE_CELLS`` gains; beyond, memory O(n) and time O(n log w) per bisection step."""
     arr = _check(p, total, min_budget, max_budget)
     return _greedy(arr, total, min_budget, max_budget, None)
 

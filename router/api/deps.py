@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import hmac
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from typing import Annotated, Any, TypeVar
 
 from fastapi import Depends, Request
@@ -17,7 +17,7 @@ from router.protocol import ChatCompletionRequest, GatewayError
 from router.runtime import PolicyWatcher, Runtime
 from router.scoring import message_text
 from router.scoring.guard import ScoringGuard
-from router.serving import Context
+from router.serving import Context, admit
 from router.settings import Settings
 from router.store.executor import run_db
 from router.store.writer import DecisionWriter
@@ -115,6 +115,19 @@ def serving_context(request: Request, identity: ClientKeyDep, settings: Settings
 
 
 ServingDep = Annotated[Context, Depends(serving_context)]
+
+
+async def admitted_client(request: Request, identity: ClientKeyDep) -> AsyncIterator[Identity]:
+    """The caller of a V0 endpoint (/v1/route, /v1/score, /v1/allocate, /v1/feedback), counted
+    against its key's limits before any work (429 past them), settled when the call ends."""
+    admission = await admit(request.app.state, identity)
+    try:
+        yield identity
+    finally:
+        admission.settle(0, 0.0, "ok")
+
+
+AdmittedClientDep = Annotated[Identity, Depends(admitted_client)]
 
 
 def require_admin(request: Request, settings: SettingsDep) -> None:

@@ -13,7 +13,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Request
 
-from router.api.deps import ClientKeyDep, DbDep, ProfilesDep, WriterDep, json_body
+from router.api.deps import AdmittedClientDep, DbDep, ProfilesDep, WriterDep, json_body
 from router.api.openapi import request_body
 from router.protocol import FeedbackRequest, FeedbackResponse, GatewayError
 from router.store import crud
@@ -22,7 +22,7 @@ router = APIRouter(prefix="/v1")
 
 
 @router.post("/feedback", openapi_extra=request_body(FeedbackRequest))
-async def feedback(request: Request, identity: ClientKeyDep, fb: Annotated[FeedbackRequest, json_body(FeedbackRequest)],
+async def feedback(request: Request, identity: AdmittedClientDep, fb: Annotated[FeedbackRequest, json_body(FeedbackRequest)],
                    db: DbDep, writer: WriterDep, profiles: ProfilesDep) -> FeedbackResponse:
     if not await writer.settle(fb.decision_id):
         raise GatewayError(503, "The decision is not written yet (database unreachable); retry later.",

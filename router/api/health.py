@@ -1,8 +1,9 @@
 """Liveness, readiness, and the admin-only view of the database and the decision log.
 
 ``/readyz`` answers from memory only (it never touches the database): 200 whenever this
-replica can serve requests, the database up or not, with the decision log's state and the
-candidates that have no profile yet beside it.
+replica can serve requests, the database up or not, with the decision log's state, the
+candidates that have no profile yet and where per-key limits are counted (``limits``: ``redis``,
+``local``, or ``local-fallback`` while Redis is unreachable) beside it.
 Internals (database errors, which carry hosts and driver text) are only in ``/admin/status``.
 """
 
@@ -38,6 +39,7 @@ async def readyz(request: Request, writer: WriterDep, watcher: WatcherDep) -> di
     return {"status": "ready",
             "decision_log": {"database": _database(status), "pending": writer.pending,
                              "dropped": writer.dropped, "quarantined": writer.quarantined},
+            "limits": request.app.state.limiter.backend,
             "policies_error": watcher.last_error,
             # Candidates routed on a cold-start P: no profile yet (`v0-gateway profile build`).
             "unprofiled_candidates": scorer.unprofiled() if scorer is not None else []}

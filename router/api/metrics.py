@@ -14,7 +14,10 @@ Counted on the request path:
 Read from the gateway's state at each scrape:
 - ``v0_decision_log_pending`` / ``_dropped`` / ``_quarantined`` / ``_written``: the decision writer;
 - ``v0_profile_version{model}``: the profile version each candidate is scored with;
-- ``v0_scorer_breaker_open``: 1 while the scorer's circuit breaker is open.
+- ``v0_scorer_breaker_open``: 1 while the scorer's circuit breaker is open;
+- ``v0_limits_shared``: 1 while per-key limits are counted in Redis, 0 while on this replica's
+  counters because Redis is unreachable (absent without ``V0_REDIS_URL``);
+  ``v0_limits_shared_failures``: Redis calls for limits that failed.
 With ``serve --workers N`` (N > 1) the parent sets ``PROMETHEUS_MULTIPROC_DIR`` (prometheus-client's
 multiprocess mode, see ``router/serve.py``): every worker's counters and histograms go to files
 there, a scrape reaching any worker sums them all, and each worker copies its state figures into
@@ -42,7 +45,9 @@ STATE_EVERY_S = 1.0  # multiprocess mode: how often a worker publishes its state
 _STATE_GAUGES = {**{f"v0_decision_log_{n}": (f"Decision rows {n}", (), "livesum")
                     for n in ("pending", "dropped", "quarantined", "written")},
                  "v0_profile_version": ("Profile version scored with", ("model",), "livemin"),
-                 "v0_scorer_breaker_open": ("1 while the scorer's breaker is open", (), "livemax")}
+                 "v0_scorer_breaker_open": ("1 while the scorer's breaker is open", (), "livemax"),
+                 "v0_limits_shared": ("1 while limits are counted in Redis", (), "livemin"),
+                 "v0_limits_shared_failures": ("Redis calls for limits that failed", (), "livesum")}
 _SECONDS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0)
 
 
@@ -113,6 +118,12 @@ class _StateCollector(Collector):
         if guard is not None:
             yield GaugeMetricFamily("v0_scorer_breaker_open", "1 while the scorer's breaker is open",
                                     value=int(guard.breaker.open))
+        limiter = getattr(self._state, "limiter", None)
+        if limiter is not None and limiter.shared is not None:
+            yield GaugeMetricFamily("v0_limits_shared", "1 while limits are counted in Redis",
+                                    value=int(limiter.backend == "redis"))
+            yield GaugeMetricFamily("v0_limits_shared_failures", "Redis calls for limits that failed",
+                                    value=limiter.shared_failures)
 
 
 @router.get("/metrics", include_in_schema=False)

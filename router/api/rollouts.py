@@ -4,8 +4,10 @@ The profile is either a candidate's stored one (``"model"``: its current state, 
 window the policies keep) or sent inline (``"profile"``: graded prompts, encoded for this call
 and not stored). Prompts are encoded in batches on the scoring pool, off the event loop. Bodies
 go through the edge checks with their own size limit (``V0_SCORE_MAX_BODY_BYTES``), and more
-than ``V0_SCORE_MAX_PROMPTS`` prompts or profile rows is a 413. Every check runs before any
-encoding: a refused request computes nothing.
+than ``V0_SCORE_MAX_PROMPTS`` prompts or profile rows is a 413; a prompt longer than
+``V0_SCORE_MAX_PROMPT_CHARS`` or a ``total_budget`` above ``V0_ALLOCATE_MAX_TOTAL_BUDGET`` a 400.
+Every check runs before any encoding (and after the key's limits admitted the call): a refused
+request computes nothing.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from fastapi import APIRouter, Depends, Request
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from router.api.body import parse_model, read_body
-from router.api.deps import ClientKeyDep, RuntimeDep, SettingsDep
+from router.api.deps import AdmittedClientDep, RuntimeDep, SettingsDep
 from router.api.openapi import request_body
 from router.protocol import GatewayError
 from router.settings import Settings
@@ -81,6 +83,16 @@ def _reader(model: type[BaseModel]) -> Any:
             if len(items) > settings.score_max_prompts:
                 raise GatewayError(413, f"{name}: {len(items)} items, more than {settings.score_max_prompts} "
                                    "(V0_SCORE_MAX_PROMPTS).", param=name, code="too_many_prompts")
+        texts = [(f"prompts.{i}", t) for i, t in enumerate(req.prompts)]
+        texts += [(f"profile.{i}.prompt", r.prompt) for i, r in enumerate(req.profile or [])]
+        for param, text in texts:
+            if len(text) > settings.score_max_prompt_chars:
+                raise GatewayError(400, f"{param}: {len(text)} characters, more than {settings.score_max_prompt_chars} "
+                                   "(V0_SCORE_MAX_PROMPT_CHARS).", param=param, code="prompt_too_long")
+        if isinstance(req, AllocateRequest) and req.total_budget > settings.allocate_max_total_budget:
+            raise GatewayError(400, f"total_budget: {req.total_budget} is more than "
+                               f"{settings.allocate_max_total_budget} (V0_ALLOCATE_MAX_TOTAL_BUDGET).",
+                               param="total_budget", code="budget_too_large")
         return req
 
     return Depends(read)
@@ -138,7 +150,7 @@ def _allocate(scorer: Any, req: AllocateRequest, settings: Settings) -> Allocate
 
 
 @router.post("/score", openapi_extra=request_body(ScoreRequest))
-async def score(_: ClientKeyDep, req: Annotated[ScoreRequest, _reader(ScoreRequest)], runtime: RuntimeDep,
+async def score(_: AdmittedClientDep, req: Annotated[ScoreRequest, _reader(ScoreRequest)], runtime: RuntimeDep,
                 request: Request) -> ScoreResponse:
     scorer = _scorer(request, req, runtime)
     p, version, rows, _mean = await run_scoring(request, _predict, scorer, req)
@@ -146,7 +158,7 @@ async def score(_: ClientKeyDep, req: Annotated[ScoreRequest, _reader(ScoreReque
 
 
 @router.post("/allocate", openapi_extra=request_body(AllocateRequest))
-async def allocate_budgets(_: ClientKeyDep, req: Annotated[AllocateRequest, _reader(AllocateRequest)],
+async def allocate_budgets(_: AdmittedClientDep, req: Annotated[AllocateRequest, _reader(AllocateRequest)],
                            runtime: RuntimeDep, settings: SettingsDep, request: Request) -> AllocateResponse:
     _check_budgets(req)
     scorer = _scorer(request, req, runtime)

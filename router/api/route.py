@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from router.api.deps import ChatRequestDep, ClientKeyDep, GuardDep, RuntimeDep, ThresholdDep
+from router.api.deps import ChatRequestDep, AdmittedClientDep, GuardDep, RuntimeDep, ThresholdDep
 from router.plan import plan_request
 from router.api.openapi import request_body
 from router.protocol import ChatCompletionRequest, RouteCandidate, RouteResponse
@@ -17,7 +17,7 @@ router = APIRouter(prefix="/v1")
 
 
 @router.post("/route", openapi_extra=request_body(ChatCompletionRequest))
-async def route(_: ClientKeyDep, req: ChatRequestDep, threshold: ThresholdDep, runtime: RuntimeDep,
+async def route(_: AdmittedClientDep, req: ChatRequestDep, threshold: ThresholdDep, runtime: RuntimeDep,
                 guard: GuardDep) -> RouteResponse:
     plan = await plan_request(req, runtime, guard, threshold=threshold)
     return RouteResponse(

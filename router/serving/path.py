@@ -16,7 +16,7 @@ from router.plan import Plan, plan_request
 from router.protocol import ChatCompletionRequest, GatewayError
 from router.runtime import Runtime
 from router.scoring.guard import ScoringGuard
-from router.serving.admission import admit
+from router.serving.admission import admit, chat_ask
 from router.serving.record import CallRecord, Sent
 from router.settings import Settings
 from router.upstream import UpstreamResult, UpstreamStream
@@ -66,16 +66,15 @@ class ServedStream:
         return self._upstream.result()
 
     def close(self) -> None:
-        if not self._record.done:  # the client went away
-            self._record.failed(GatewayError(499, "client closed the stream", type="client_closed"),
-                                status="client_closed", answered=self._upstream.answered, http_status=200)
+        if not self._record.done:  # the client went away: charged what the upstream produced
+            self._record.closed(self._upstream.result(), self._upstream.cost_of)
 
 
 async def serve(ctx: Context, req: ChatCompletionRequest, *, surface: str,
                 threshold: float | None = None) -> Served | ServedStream:
     """Serve one request; raises GatewayError (OpenAI's envelope; surfaces re-shape it)."""
     started = time.perf_counter()
-    admission = await admit(ctx.state, ctx.identity)
+    admission = await admit(ctx.state, ctx.identity, await chat_ask(ctx.state, ctx.identity, req, ctx.runtime.policies))
     metrics = ctx.state.metrics
     try:
         draw = ctx.state.explore_rng.random()  # exploration's random input (policy ``explore``)

@@ -9,6 +9,7 @@ tokens and cost, and an answered call goes to the answer sinks.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -18,7 +19,7 @@ from router.protocol import ChatCompletionRequest, GatewayError
 from router.serving.admission import Admission
 from router.serving.answered import AnsweredCall, notify
 from router.store.models import DecisionCreate
-from router.upstream import UpstreamResult
+from router.upstream import UpstreamResult, count_prompt_tokens, count_text_tokens
 
 
 @dataclass(frozen=True)
@@ -68,7 +69,9 @@ class CallRecord:
         self._submit(status="ok", http_status=200, answered_model=result.answered,
                      prompt_tokens=result.prompt_tokens, completion_tokens=result.completion_tokens,
                      cost_usd=result.cost_usd)
-        self.admission.settle(result.tokens, result.cost_usd or 0.0, "ok")
+        # no usage reported: the reservation is what is known
+        cost = result.cost_usd if result.cost_usd is not None else self.admission.ask.usd
+        self.admission.settle(result.tokens, cost, "ok", self.plan.decision_id)
         if sinks:
             notify(getattr(self.state, "answer_sinks", ()), self.answered_call(result))
 
@@ -78,7 +81,26 @@ class CallRecord:
         status = status or default
         self._submit(status=status, http_status=http_status or err.status, answered_model=answered,
                      error=err.body.message)
-        self.admission.settle(0, 0.0, status)
+        self.admission.settle(0, 0.0, status, self.plan.decision_id)
+
+    def closed(self, result: UpstreamResult, cost_of: Callable[[int, int], float]) -> None:
+        """A stream the client closed before its end. The upstream was called, so the request is
+        charged: the usage the upstream reported, else the plan's prompt tokens and the tokens of
+        the answer streamed so far at the answering candidate's prices, else (nothing known) the
+        admission's reservation. The row says ``client_closed`` with that cost."""
+        prompt, completion, cost = result.prompt_tokens, result.completion_tokens, result.cost_usd
+        if cost is None:
+            prompt = self.plan.prompt_tokens if self.plan.prompt_tokens is not None else \
+                count_prompt_tokens(self.sent.messages)
+            completion = count_text_tokens(result.text)
+            try:
+                cost = cost_of(prompt, completion)
+            except KeyError:  # the policies file changed since: the reservation is what is known
+                cost = self.admission.ask.usd
+        self._submit(status="client_closed", http_status=200, answered_model=result.answered,
+                     prompt_tokens=prompt, completion_tokens=completion, cost_usd=cost,
+                     error="client closed the stream")
+        self.admission.settle((prompt or 0) + (completion or 0), cost, "client_closed", self.plan.decision_id)
 
     def answered_call(self, result: UpstreamResult) -> AnsweredCall:
         plan, sent = self.plan, self.sent

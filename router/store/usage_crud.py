@@ -45,5 +45,13 @@ def spend(*, session: Session, since: Mapping[int, datetime]) -> dict[int, float
     return {key: out.get(key, 0.0) for key in since}
 
 
+def written(*, session: Session, decision_ids: Collection[str]) -> set[str]:
+    """Which of ``decision_ids`` have their row in the log."""
+    ids, found = list(decision_ids), set()
+    for i in range(0, len(ids), 500):
+        found.update(session.exec(select(Decision.id).where(col(Decision.id).in_(ids[i:i + 500]))))
+    return found
+
+
 def _utc(value: datetime) -> datetime:
     return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
