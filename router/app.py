@@ -34,6 +34,7 @@ from router.api.openapi import install_openapi
 from router.grading.sink import grading_sink
 from router.keys import KeyTable
 from router.limits import KeyLimiter
+from router.limits.hourly import HourlyQuota
 from router.litellm_setup import configure_litellm
 from router.memory import release_startup_memory
 from router.plan import scored_plans
@@ -153,6 +154,7 @@ def create_app(settings: Settings | None = None, *, scorer_factory: ScorerFactor
         app.state.watcher, app.state.engine, app.state.writer = watcher, engine, writer
         app.state.keys, app.state.scorer, app.state.db_status = keys, scorer, status
         app.state.limiter = limiter
+        app.state.feedback_quota = HourlyQuota(limiter, "feedback")
         app.state.profiles = ProfileService(engine, scorer, executors.db, refresh_s=settings.profile_refresh_s)
         batcher = ScoreBatcher(scored_plans, max_batch=settings.scoring_batch_max,
                                on_batch=app.state.metrics.scoring_batch.observe)

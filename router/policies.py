@@ -119,6 +119,24 @@ class PolicySpec(_Strict):
     grading: GradingOverride | None = None  # replaces the file's grading settings for this policy
 
 
+class FeedbackSpec(_Strict):
+    """Who may steer the shared profiles with POST /v1/feedback, and how often."""
+
+    # Whose grades join the profiles: "all", or a list of admin-created key ids plus "static"
+    # (V0_CLIENT_KEYS keys) and "anonymous" (no keys configured). Other grades are kept on their
+    # decision only.
+    trusted_keys: Literal["all"] | list[int | Literal["static", "anonymous"]] = "all"
+    # Grades one key may send per hour (429 beyond; none: unlimited).
+    max_per_key_per_hour: int | None = Field(default=None, gt=0)
+
+    def trusts(self, key_id: int | None, kind: str) -> bool:
+        if self.trusted_keys == "all":
+            return True
+        if kind == "db":
+            return key_id in self.trusted_keys
+        return ("static" if kind == "env" else "anonymous") in self.trusted_keys
+
+
 class PolicyFile(_Strict):
     default_policy: str
     candidates: dict[str, CandidateSpec] = Field(min_length=1)
@@ -127,6 +145,7 @@ class PolicyFile(_Strict):
     # candidate), so clients that send fixed names get routed without changes.
     aliases: dict[str, str] = Field(default_factory=dict)
     grading: GradingSpec | None = None  # None: no judge, no shadow calls
+    feedback: FeedbackSpec = Field(default_factory=FeedbackSpec)
 
 
 @dataclass(frozen=True)

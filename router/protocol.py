@@ -229,6 +229,9 @@ class FeedbackResponse(BaseModel):
     score: float
     model: str  # the profile the (routing text, score) row went to: the model that answered
     profile_version: int  # that profile's version after the change
+    # V0 extension: False when the key is not in the policies file's feedback.trusted_keys (the
+    # grade is kept on the decision only; the profile and its version are unchanged)
+    in_profile: bool = True
 
 
 class RouteCandidate(BaseModel):

@@ -39,9 +39,9 @@ def test_grading_twice_updates_one_profile_row(v0, feature_cache, fresh_database
     assert row.routing_text == "Be brief.\n\nTranslate 'thank you' into Dutch."  # system + last user message
 
     r = feedback(served, {"decision_id": decision_id, "score": 0.25})
-    assert r.json() == {"decision_id": decision_id, "score": 0.25, "model": "cheap", "profile_version": 2}
+    assert r.json() == {"decision_id": decision_id, "score": 0.25, "model": "cheap", "profile_version": 2, "in_profile": True}
     r = feedback(served, {"decision_id": decision_id, "score": 0.75})
-    assert r.json() == {"decision_id": decision_id, "score": 0.75, "model": "cheap", "profile_version": 3}
+    assert r.json() == {"decision_id": decision_id, "score": 0.75, "model": "cheap", "profile_version": 3, "in_profile": True}
 
     rows = [json.loads(x) for x in admin(served, "GET", "/admin/profiles/cheap").text.splitlines()]
     graded = [x for x in rows if x["source"] == "feedback"]
@@ -102,7 +102,7 @@ def test_feedback_before_the_decision_row_is_flushed(v0, feature_cache, fresh_da
     assert served.app.state.writer.holds(decision_id)
     assert get_decision(fresh_database, decision_id) is None
     r = feedback(served, {"decision_id": decision_id, "score": 1.0})
-    assert r.json() == {"decision_id": decision_id, "score": 1.0, "model": "cheap", "profile_version": 1}
+    assert r.json() == {"decision_id": decision_id, "score": 1.0, "model": "cheap", "profile_version": 1, "in_profile": True}
     assert get_decision(fresh_database, decision_id).feedback_score == 1.0
     assert not served.app.state.writer.holds(decision_id)
 
@@ -117,4 +117,4 @@ def test_feedback_on_a_streamed_answer(v0, feature_cache, fresh_database, serve_
     assert text == "echo: Say hi in German."
     wait_for_decision(fresh_database, decision_id)
     r = feedback(served, {"decision_id": decision_id, "score": 0.5})
-    assert r.json() == {"decision_id": decision_id, "score": 0.5, "model": "cheap", "profile_version": 1}
+    assert r.json() == {"decision_id": decision_id, "score": 0.5, "model": "cheap", "profile_version": 1, "in_profile": True}

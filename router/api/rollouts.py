@@ -83,8 +83,9 @@ def _reader(model: type[BaseModel]) -> Any:
             if len(items) > settings.score_max_prompts:
                 raise GatewayError(413, f"{name}: {len(items)} items, more than {settings.score_max_prompts} "
                                    "(V0_SCORE_MAX_PROMPTS).", param=name, code="too_many_prompts")
-        texts = [(f"prompts.{i}", t) for i, t in enumerate(req.prompts)]
-        texts += [(f"profile.{i}.prompt", r.prompt) for i, r in enumerate(req.profile or [])]
+        texts = [(f"prompts.{i}", t) for i, t in enumerate(getattr(req, "prompts", None) or [])]
+        texts += [(f"pool.{i}.prompt", q.prompt) for i, q in enumerate(getattr(req, "pool", None) or [])]
+        texts += [(f"profile.{i}.prompt", r.prompt) for i, r in enumerate(getattr(req, "profile", None) or [])]
         for param, text in texts:
             if len(text) > settings.score_max_prompt_chars:
                 raise GatewayError(400, f"{param}: {len(text)} characters, more than {settings.score_max_prompt_chars} "

@@ -14,7 +14,7 @@ from typing import Annotated
 from fastapi import APIRouter, Request
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from router.api.deps import ClientKeyDep, RuntimeDep, SettingsDep
+from router.api.deps import AdmittedClientDep, RuntimeDep, SettingsDep
 from router.api.openapi import request_body
 from router.api.rollouts import ProfileRow, ScoreRequest, Text, _predict, _reader, _scorer
 from router.protocol import GatewayError
@@ -108,7 +108,7 @@ def _select(scorer, req: SelectRequest, settings: Settings) -> SelectResponse:
 
 
 @router.post("/select", openapi_extra=request_body(SelectRequest))
-async def select_prompts(_: ClientKeyDep, req: Annotated[SelectRequest, _reader(SelectRequest)],
+async def select_prompts(_: AdmittedClientDep, req: Annotated[SelectRequest, _reader(SelectRequest)],
                          runtime: RuntimeDep, settings: SettingsDep, request: Request) -> SelectResponse:
     _check_pool(req)
     scorer = _scorer(request, req, runtime)

@@ -94,8 +94,8 @@ class KeyLimiter:
                 await self.shared.admit(key_id, lim, rid, ask, period=period, period_ttl=_ttl(lim, period, now),
                                         spend_seed=self._spent.get(key_id, 0.0))
                 return Hold(key_id, rid, ask, True, period)
-            except (OSError, TimeoutError) + _redis_errors() as exc:
-                self._shared_failed(exc)
+            except (OSError, TimeoutError) + redis_errors() as exc:
+                self.shared_failed(exc)
         self.local.admit(key_id, lim, rid, ask, now)
         return Hold(key_id, rid, ask, False, period)
 
@@ -118,10 +118,10 @@ class KeyLimiter:
         try:
             await self.shared.settle(hold.key_id, hold.rid, tokens, usd, period=hold.period,
                                      period_ttl=_ttl(lim, hold.period, self._clock()) if lim else 0)
-        except (OSError, TimeoutError) + _redis_errors() as exc:  # the reservation expires by itself
-            self._shared_failed(exc)
+        except (OSError, TimeoutError) + redis_errors() as exc:  # the reservation expires by itself
+            self.shared_failed(exc)
 
-    def _shared_failed(self, exc: BaseException) -> None:
+    def shared_failed(self, exc: BaseException) -> None:
         self.shared_failures += 1
         if self._down_until <= self._clock():
             log.warning("Redis unreachable for limits (%s); counting on this replica for %gs", exc, self._retry_s)
@@ -133,7 +133,7 @@ class KeyLimiter:
             return
         try:
             await self.shared.ping()
-        except (OSError, TimeoutError) + _redis_errors():
+        except (OSError, TimeoutError) + redis_errors():
             self._down_until = self._clock() + self._retry_s
             return
         self._down_until = 0.0
@@ -152,7 +152,7 @@ def _ttl(lim: Limits, period: datetime, now: float) -> int:
     return 0 if end is None else int(end.timestamp() - now) + 86_400
 
 
-def _redis_errors() -> tuple[type[BaseException], ...]:
+def redis_errors() -> tuple[type[BaseException], ...]:
     from redis.exceptions import RedisError
 
     return (RedisError,)

@@ -177,3 +177,22 @@ class ProfileService:
         if change is not None:
             self.refresher.soon()
         return change
+
+    async def grade_only(self, *, decision: Decision, score: float) -> Change:
+        """An untrusted grade (policies ``feedback.trusted_keys``): kept on the decision, out of
+        every profile; the answering model's profile and its version are unchanged."""
+        model = decision.answered_model
+        assert model is not None
+
+        def write() -> Change:
+            with Session(self.engine) as session:
+                row = session.get(Decision, decision.id)
+                if row is None:
+                    raise GatewayError(404, f"Unknown decision {decision.id!r}.", param="decision_id",
+                                       code="decision_not_found")
+                crud.set_feedback(session=session, decision=row, score=score)
+                session.commit()
+                version = profile_crud.versions(session=session).get(model, 0)
+            return Change(model, version, 0)
+
+        return await self._db(write)
