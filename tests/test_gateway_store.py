@@ -135,7 +135,7 @@ def test_unreachable_database_serves_requests_and_stays_ready(serve_app, tmp_pat
     wait_until(lambda: served.app.state.writer.failures >= 1)
     ready = httpx.get(served.base_url + "/readyz")
     assert ready.status_code == 200  # it can serve: readiness does not depend on the database
-    assert ready.json() == {"status": "ready", "policies_error": None, "limits": "local", "decision_log": {
+    assert ready.json() == {"status": "ready", "policies_error": None, "limits": "local", "unprofiled_candidates": [], "decision_log": {
         "database": "unreachable", "pending": 1, "dropped": 0, "quarantined": 0}}
     assert "no/such/dir" not in ready.text
 
