@@ -20,8 +20,9 @@ folder, ``context`` (the context rows in --folds prompt-disjoint folds: each fol
 from a profile drawn from the other folds) at the top level and ``train`` (the train rows,
 profiles from the context rows) under "sets"; otherwise the --eval rows, profiles from
 --profiles (prompts of --eval removed). Intervals: 90 % paired bootstrap over prompts of the
-ratio to random. JSON: {"keep_0.25": {"random": groups, "v0": groups, ...}, ..., "ratio": ...,
-"ci90": ..., "prior": ..., "sets": {...}}.
+ratio to random, and of the combined prior to history alone ("gain_over_history": [ratio, 5 %,
+95 %]). JSON: {"keep_0.25": {"random": groups, "v0": groups, ...}, ..., "ratio": ..., "ci90": ...,
+"gain_over_history": ..., "prior": ..., "sets": {...}}.
 """
 
 from __future__ import annotations
@@ -167,7 +168,7 @@ def evaluate(v0: V0, feats, tasks: list[Task], args) -> dict:
                     per.setdefault(name, {}).setdefault(r, []).append(c)
     n = sum(len(t.eval_y) for t in tasks)
     boot = np.random.default_rng(0).integers(0, n, size=(2000, n))  # (R, n) prompts resampled, paired
-    result: dict = {"ratio": {}, "ci90": {}}
+    result: dict = {"ratio": {}, "ci90": {}, "gain_over_history": {}}
     for r in KEEPS:
         key = f"keep_{r}"
         per_prompt = {m: np.concatenate(v[r]).reshape(args.repeats, n).mean(0) for m, v in per.items()}  # (n,)
@@ -176,6 +177,11 @@ def evaluate(v0: V0, feats, tasks: list[Task], args) -> dict:
         result["ratio"][key] = {m: round(float(c.sum() / per_prompt["random"].sum()), 4) for m, c in per_prompt.items()}
         result["ci90"][key] = {m: [round(float(q), 4) for q in np.quantile(c[boot].sum(1) / base, [0.05, 0.95])]
                                for m, c in per_prompt.items() if m != "random"}
+        result["gain_over_history"][key] = {  # V0's prior with k past rollouts / the same history alone
+            f"k{k}": [round(float(x), 4) for x in (
+                per_prompt[f"v0_history_k{k}"].sum() / per_prompt[f"history_k{k}"].sum(),
+                *np.quantile(per_prompt[f"v0_history_k{k}"][boot].sum(1) / per_prompt[f"history_k{k}"][boot].sum(1),
+                             [0.05, 0.95]))] for k in HISTORY if k}
     result["prior"] = {p: {k: round(float(np.nanmean([x[k] for x in v])), 3) for k in v[0]} for p, v in priors.items()}
     result["n_prompts"] = n
     return result
@@ -195,11 +201,14 @@ def context_tasks(ds: Dataset, models: list[str], folds: int, source: dict[str, 
     return tasks
 
 
-def held_out_tasks(profiles: Dataset, ev: Dataset, models: list[str], part: str | None = None) -> list[Task]:
+def held_out_tasks(profiles: Dataset, ev: Dataset, models: list[str], part: str | None = None,
+                   source: dict[str, str] | None = None) -> list[Task]:
+    """Each policy's --eval rows (``part`` of them); profiles from ``source[policy]``'s rows of
+    --profiles (its context rows when ``part`` is given), the eval prompts removed."""
     tasks = []
     for model in models:
         ids, y = rows(ev, model, part)
-        src_ids, src_y = rows(profiles, model, "context" if part else None)
+        src_ids, src_y = rows(profiles, (source or {}).get(model, model), "context" if part else None)
         held = set(ids)
         keep = np.array([p not in held for p in src_ids])
         tasks.append(Task(model, [p for p, k in zip(src_ids, keep) if k], src_y[keep], ids, y))
@@ -248,6 +257,9 @@ def print_result(r: dict, label: str = "") -> None:
             interval = f" ({ci[0]:.2f}-{ci[1]:.2f})" if ci else " " * 12
             cells.append(f"{r[k][m]:8.2f} {r['ratio'][k][m]:.3f}x" + interval)
         print(f"  {m:<14} " + "  ".join(cells))
+    print("  V0's prior + history / history alone: " + "  ".join(
+        f"{k} {kk}: {v[0]:.3f}x ({v[1]:.3f}-{v[2]:.3f})"
+        for k, g in r["gain_over_history"].items() for kk, v in g.items()))
     for policy, p in r["prior"].items():
         print(f"  {policy:<34} evidence {p['evidence']:.2f} shrink {p['shrink']:.2f} "
               f"history evidence {p['history_evidence']:.2f} AUC {p['auc']:.3f}")
