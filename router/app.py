@@ -20,8 +20,9 @@ from typing import Any
 from fastapi import FastAPI
 from sqlalchemy.engine import make_url
 
-from router.api import (admin_keys, admin_profiles, admin_stats, dashboard, embeddings, feedback, health, messages,
-                        metrics, openai, responses, rollouts, route, selection)
+from router.api import (admin_build, admin_keys, admin_profiles, admin_stats, dashboard, embeddings, feedback, health,
+                        messages, metrics, openai, responses, rollouts, route, selection)
+from router.api.admin_build import BuildRequest
 from router.api.admin_profiles import DeleteRows
 from router.api.admin_stats import ReplayRequest
 from router.api.embeddings import EmbeddingRequest
@@ -193,6 +194,8 @@ def create_app(settings: Settings | None = None, *, scorer_factory: ScorerFactor
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
+            for _, build in app.state.builds.values():
+                build.cancel()
             app.state.answer_sinks.remove(sink)
             await sink.close()
             await app.state.profiles.close()
@@ -208,12 +211,13 @@ def create_app(settings: Settings | None = None, *, scorer_factory: ScorerFactor
     app.state.metrics = metrics.Metrics(app.state)
     app.state.explore_rng = random.Random(settings.explore_seed)
     app.state.answer_sinks = []  # router/serving's answered-request hook: sink.answered(AnsweredCall)
+    app.state.builds = {}  # candidate -> (progress, task) of POST /admin/profiles/{model}/build
     install_error_handlers(app)
     install_openapi(app, [ChatCompletionRequest, ResponsesRequest, MessagesRequest, EmbeddingRequest, FeedbackRequest,
                           ClientKeyCreate, ClientKeyUpdate, DeleteRows, ReplayRequest, ScoreRequest, AllocateRequest,
-                          SelectRequest])
+                          SelectRequest, BuildRequest])
     for module in (openai, responses, messages, embeddings, route, rollouts, selection, feedback, admin_profiles,
-                   admin_keys, admin_stats, dashboard, health, metrics):
+                   admin_build, admin_keys, admin_stats, dashboard, health, metrics):
         app.include_router(module.router)
     if settings.debug_timing:
         app.add_middleware(ReceivedAt)

@@ -20,6 +20,7 @@ COMMANDS: dict[tuple[str, ...], tuple[str, str]] = {
     ("bench", "routing"): ("router.evaluation.routing_bench", "benchmark routing quality"),
     ("bench", "allocate"): ("valuemodel.allocate_bench", "benchmark RL rollout budgets"),
     ("bench", "select"): ("valuemodel.select_bench", "benchmark RL prompt selection"),
+    ("profile", "build"): ("router.grading.build_cli", "build a candidate's profile: the shipped prompts, graded by the judge"),
     ("calibrate",): ("router.evaluation.calibrate", "calibrate policy thresholds"),
 }
 

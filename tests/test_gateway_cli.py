@@ -48,7 +48,7 @@ def test_migrate_command_upgrades_database(tmp_path, monkeypatch):
     engine = sa.create_engine(url)
     assert set(sa.inspect(engine).get_table_names()) == {"alembic_version", "decision", "profile_row",
                                                           "profile_version", "client_key", "gateway_meta",
-                                                          "profile_feature"}
+                                                          "profile_feature", "grade"}
     engine.dispose()
 
 

@@ -81,6 +81,23 @@ class ProfileService:
         await self._refresh()
         return change
 
+    async def append(self, *, model: str, rows: Sequence[ProfileRowIn], source: str) -> Change:
+        """Append graded rows of ``source`` (e.g. ``build``: a profile built by the judge); the
+        state rebuild is coalesced."""
+        await self._prepare([r.prompt for r in rows])
+
+        def write() -> Change:
+            with Session(self.engine) as session:
+                profile_crud.add_rows(session=session, rows=[
+                    ProfileRowCreate(model=model, prompt=r.prompt, score=r.score, source=source) for r in rows])
+                version = profile_crud.bump_version(session=session, model=model)
+                session.commit()
+            return Change(model, version, len(rows))
+
+        change = await self._db(write)
+        self.refresher.soon()
+        return change
+
     async def delete(self, *, model: str, ids: Sequence[int] | None) -> Change:
         """Delete the rows ``ids`` (all must exist: 404 otherwise, nothing deleted) or every row."""
 

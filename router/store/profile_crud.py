@@ -76,12 +76,13 @@ def summaries(*, session: Session, window_sizes: dict[str, int]) -> list[Profile
         active = window(session=session, model=m, size=window_sizes.get(m, 256))
         uploads, feedback = counts.get((m, "upload"), 0), counts.get((m, "feedback"), 0)
         judge, shadow = counts.get((m, "judge"), 0), counts.get((m, "shadow"), 0)
+        built = counts.get((m, "build"), 0)
         v = vers.get(m)
         out.append(ProfileSummary(
-            model=m, rows=uploads + feedback + judge + shadow, active_rows=len(active), version=v.version if v else 0,
+            model=m, rows=sum(n for (mm, _), n in counts.items() if mm == m), active_rows=len(active), version=v.version if v else 0,
             mean_score=round(sum(r.score for r in active) / len(active), 6) if active else None,
             last_update=v.updated_at if v else None, uploads=uploads, feedback=feedback,
-            judge=judge, shadow=shadow))
+            judge=judge, shadow=shadow, built=built))
     return out
 
 

@@ -18,7 +18,7 @@ class ProfileRowBase(SQLModel):
     model: str = Field(max_length=256, index=True)  # candidate name in policies.yaml
     prompt: str = Field(sa_column=Column(Text, nullable=False))  # the routing text that was graded
     score: float = Field(ge=0, le=1)  # graded outcome in [0, 1]
-    source: str = Field(default="upload", max_length=16)  # "upload" | "feedback" | "judge" | "shadow"
+    source: str = Field(default="upload", max_length=16)  # upload | feedback | judge | shadow | build
 
 
 class ProfileRowCreate(ProfileRowBase):
@@ -64,6 +64,7 @@ class ProfileSummary(SQLModel):
     feedback: int
     judge: int = 0  # rows graded by the judge (answers clients got)
     shadow: int = 0  # rows graded by the judge from shadow calls
+    built: int = 0  # rows of `v0-gateway profile build` (the judge grading the shipped prompt set)
 
 
 class GatewayMeta(SQLModel, table=True):
