@@ -14,7 +14,15 @@ export V0_DATABASE_URL ?= sqlite:///./v0.db
 export V0_POLICIES ?= ./policies.yaml
 PORT ?= 8000
 
-.PHONY: setup migrate prepare serve test clean
+.PHONY: setup migrate prepare serve test image image-test clean
+
+# Container image (README, *Deploy*). BASE_IMAGE: any Debian-based image; CI builds a local one.
+# CA_BUNDLE: the CA bundle the build's pip trusts (a TLS-inspecting proxy's, or the system's).
+IMAGE ?= v0-gateway:latest
+BASE_IMAGE ?= python:3.11-slim
+CA_BUNDLE ?= $(firstword $(wildcard /etc/ssl/certs/ca-certificates.crt))
+DOCKER ?= docker
+, := ,
 
 setup: $(STAMP)
 
@@ -39,5 +47,15 @@ test: setup
 	$(BIN)/lint-imports
 	$(BIN)/python -m pytest
 
+# V0's ONNX files (torch, here) and the default profiles' features into .image/cache, then the image.
+image: setup
+	V0_CACHE_DIR=$(CURDIR)/.image/cache nice -n 5 $(BIN)/v0-gateway prepare
+	DOCKER_BUILDKIT=1 nice -n 5 $(DOCKER) build --network host $(if $(CA_BUNDLE),--secret id=ca$(,)src=$(CA_BUNDLE)) \
+		--build-arg BASE_IMAGE=$(BASE_IMAGE) -t $(IMAGE) .
+
+# Docker and a local Debian base when missing, the image, then the image run for real (.ci/image-test).
+image-test: setup
+	VENV_BIN=$(abspath $(BIN)) .ci/image-test
+
 clean:
-	rm -rf $(VENV) *.egg-info .pytest_cache
+	rm -rf $(VENV) *.egg-info .pytest_cache .image

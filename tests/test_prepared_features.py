@@ -5,9 +5,11 @@ that encoded them itself. A file of other weights, or a damaged one, is ignored.
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pytest
 
 from profiles_support import route, start_v0_gateway
 from router.profiles.seed import default_profiles_dir
@@ -33,44 +35,51 @@ class CountingV0:
         return getattr(self.v0, name)
 
 
-def window_texts() -> list[str]:
-    """The prompts of every default profile's active window of WINDOW rows (its newest rows)."""
-    out: list[str] = []
-    for path in sorted(default_profiles_dir().glob("*.jsonl")):
-        out += [r.prompt for r in parse_upload(path.read_bytes(), fmt="jsonl", max_rows=10_000)[-WINDOW:]]
-    return out
+def default_texts() -> list[str]:
+    """Every prompt of the default profiles (what `v0-gateway prepare` encodes)."""
+    return [r.prompt for path in sorted(default_profiles_dir().glob("*.jsonl"))
+            for r in parse_upload(path.read_bytes(), fmt="jsonl", max_rows=10_000)]
 
 
-def test_first_start_fits_the_default_profiles_without_encoding(v0, fresh_database, serve_app, tmp_path,
-                                                                 monkeypatch):
-    monkeypatch.setenv("V0_CACHE_DIR", str(tmp_path / "cache"))
-    texts = window_texts()
-    path = write_prepared(v0, texts)
-    assert path == tmp_path / "cache" / "features" / f"defaults-{v0.fingerprint}.npz"
+@pytest.fixture(scope="module")
+def prepared_cache(v0: Any, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    cache = tmp_path_factory.mktemp("cache")
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("V0_CACHE_DIR", str(cache))
+        path = write_prepared(v0, default_texts())
+    assert path == cache / "features" / f"defaults-{v0.fingerprint}.npz"
     assert path.stat().st_mode & 0o777 == 0o644
+    return cache
 
-    counting = CountingV0(v0)
-    gw = start_v0_gateway(serve_app, tmp_path, fresh_database, repo_policies(WINDOW), v0=counting,
-                          features=FeatureCache(), name="prepared.yaml")
+
+def test_first_start_fits_the_default_profiles_without_encoding(v0, prepared_cache, fresh_database, serve_app,
+                                                                 tmp_path, monkeypatch):
+    monkeypatch.setenv("V0_CACHE_DIR", str(prepared_cache))
     prompt = "What is the capital of France?"
+    first = CountingV0(v0)
+    gw = start_v0_gateway(serve_app, tmp_path, fresh_database, repo_policies(WINDOW), v0=first,
+                          features=FeatureCache(), name="prepared.yaml")
     got = route(gw, prompt)
-    assert counting.encoded == 1  # the routed prompt only: every profile row came from the file
+    assert first.encoded == 1  # the routed prompt only: every profile row came from the file
     assert all(c["profile_version"] == 1 for c in got["candidates"])
 
-    # The same profiles fitted from features encoded now give the same P.
-    states = [v0.fit_profile(v0.encode(t), [r.score for r in rows])
-              for t, rows in ((list(r.prompt for r in rows), rows) for rows in (
-                  parse_upload(p.read_bytes(), fmt="jsonl", max_rows=10_000)[-WINDOW:]
-                  for p in sorted(default_profiles_dir().glob("*.jsonl"))))]
-    want = v0.predict(states, v0.encode([prompt]))[:, 0]  # (M,)
-    have = {c["name"]: c["p_success"] for c in got["candidates"]}
-    names = [p.stem for p in sorted(default_profiles_dir().glob("*.jsonl"))]
-    assert np.abs(want - np.array([have[n] for n in names])).max() <= 1e-5 + 5e-7
+    # Another gateway on the same database without the file encodes the same rows itself and
+    # routes with the same P.
+    monkeypatch.setenv("V0_CACHE_DIR", str(tmp_path / "empty-cache"))
+    second = CountingV0(v0)
+    control = start_v0_gateway(serve_app, tmp_path, fresh_database, repo_policies(WINDOW), v0=second,
+                               features=FeatureCache(), name="control.yaml")
+    want = route(control, prompt)
+    assert second.encoded > WINDOW
+    assert [(c["name"], c["profile_version"]) for c in want["candidates"]] == \
+        [(c["name"], c["profile_version"]) for c in got["candidates"]]
+    have = np.array([c["p_success"] for c in got["candidates"]])
+    assert np.abs(have - np.array([c["p_success"] for c in want["candidates"]])).max() <= 1e-6
 
 
 def test_a_file_of_other_weights_or_a_damaged_one_is_ignored(v0, tmp_path, monkeypatch):
     monkeypatch.setenv("V0_CACHE_DIR", str(tmp_path / "cache"))
-    texts = window_texts()[:3]
+    texts = default_texts()[:3]
     path = write_prepared(v0, texts)
     cache = FeatureCache()
     assert load_prepared(cache, v0) == 3

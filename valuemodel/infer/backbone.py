@@ -18,7 +18,7 @@ import numpy as np
 
 from ..backbone_files import BackboneConfig, env_threads, onnx_paths, resolve_backbone
 from ..encoder_spec import Windows, check_pooling, features_key, pad_ids, tail_ids
-from .embeddings import split_embeddings
+from .embeddings import split_embeddings, split_paths
 from .ops import normalize
 
 log = logging.getLogger(__name__)
@@ -106,6 +106,8 @@ def ensure_onnx(config: BackboneConfig, weights_key: str, int8: bool) -> Path:
     """The ONNX file for this backbone; exported (torch) in a subprocess when missing."""
     fp32, int8_file = onnx_paths(weights_key)
     target = int8_file if int8 else fp32
+    if all(p.is_file() for p in split_paths(target)):
+        return target  # its serving copy is all serving reads (a container image ships only that)
     if not target.is_file():
         log.warning("ONNX backbone %s missing: exporting it in a subprocess (v0-gateway prepare)", target)
         cmd = [sys.executable, "-m", "valuemodel.infer.prepare", "--backbone", config.name_or_path,
