@@ -29,6 +29,16 @@ def test_p_informative_is_the_beta_expectation() -> None:
     assert mean[0] == pytest.approx(0.4)
 
 
+def test_large_groups_match_the_product_formula() -> None:
+    p, s, t = np.array([0.3, 0.5, 0.01]), np.array([2, 0, 10**6]), np.array([5, 0, 2 * 10**6])
+    _, inf = p_informative(p, 4096, posterior=Posterior(1.5, 0.0), successes=s, trials=t)
+    a, b = 1.5 * p + s, 1.5 * (1 - p) + t - s
+    j = np.arange(4096)[None, :]
+    ep = np.exp(np.log((a[:, None] + j) / (a[:, None] + b[:, None] + j)).sum(1))
+    eq = np.exp(np.log((b[:, None] + j) / (a[:, None] + b[:, None] + j)).sum(1))
+    assert inf == pytest.approx(1 - ep - eq, abs=1e-9)
+
+
 def test_a_prompt_seen_three_times_follows_its_record() -> None:
     # V0 says 0.5 (the best bet) for both; history says one always fails, the other is mixed.
     s = select([0.5, 0.5, 0.9], 1, posterior=Posterior(1.0, 0.0), successes=[0, 2, 0], trials=[3, 3, 0])

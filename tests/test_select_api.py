@@ -110,6 +110,8 @@ BAD = [
      "pool.0.history"),
     ({"pool": [{"id": "x", "prompt": "p", "history": {"successes": -1, "trials": 2}}]}, 400, "invalid_value",
      "pool.0.history.successes"),
+    ({"pool": [{"id": "x", "prompt": "p", "history": {"successes": 0, "trials": 10**10}}]}, 400, "invalid_value",
+     "pool.0.history.trials"),
     ({"pool": [{"id": "x", "prompt": ""}]}, 400, "invalid_value", "pool.0.prompt"),
     ({"pool": [{"id": "x", "prompt": "a\u0000"}]}, 400, "invalid_text", "pool.0.prompt"),
     ({"pool": [{"id": "x", "prompt": "p", "extra": 1}]}, 400, "unsupported_parameter", "pool.0.extra"),

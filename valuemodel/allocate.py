@@ -29,6 +29,7 @@ from held-out predictions (cross-validated profile rows).
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -274,7 +275,10 @@ def p_informative(p: Sequence[float] | np.ndarray, group_size: int, *, posterior
     s, t = _history(arr.size, successes, trials)
     m = np.clip(posterior_mean(arr, posterior, prior_mean), EPS, 1 - EPS)
     a, b = posterior.evidence * m + s, posterior.evidence * (1 - m) + t - s  # (n,) each
-    inf = 1.0 - _moments(a, b, group_size)[:, group_size] - _moments(b, a, group_size)[:, group_size]
+    # E[p^G] = Gamma(a + G) Gamma(a + b) / (Gamma(a) Gamma(a + b + G)): O(n) memory for any G.
+    rising = np.vectorize(lambda x: math.lgamma(x + group_size) - math.lgamma(x), otypes=[np.float64])
+    both = rising(a + b)
+    inf = 1.0 - np.exp(rising(a) - both) - np.exp(rising(b) - both)
     return a / (a + b), np.clip(inf, 0.0, 1.0)
 
 

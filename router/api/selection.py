@@ -28,8 +28,8 @@ router = APIRouter(prefix="/v1")
 class History(BaseModel):
     """The prompt's own past rollouts (earlier epochs): ``successes`` of ``trials``."""
     model_config = ConfigDict(extra="forbid")
-    successes: int = Field(ge=0)
-    trials: int = Field(ge=0)
+    successes: int = Field(ge=0, le=10**9)
+    trials: int = Field(ge=0, le=10**9)
 
     @model_validator(mode="after")
     def _at_most_trials(self) -> "History":
