@@ -6,6 +6,7 @@ GET .../models, GET /health. What a chat call does is chosen by the requested mo
 server serves every behaviour at once:
 
 - ``fake-500``  answers HTTP 500 with an OpenAI error body
+- ``fake-huge`` answers like any other with a prompt token count beyond 32 bits (JSON only)
 - ``fake-401``  answers HTTP 401 echoing the caller's API key in its message, as some providers do
 - ``fake-slow`` waits ``SLOW_SECONDS`` before answering (for timeouts)
 - ``fake-cut``  streams two of the three content pieces, then drops the connection mid-body
@@ -57,6 +58,7 @@ from bench.loopback_answers import tool_call as _tool_call
 
 PROMPT_TOKENS = 11
 COMPLETION_TOKENS = 7
+HUGE_TOKENS = 10**12  # ``fake-huge``'s prompt tokens (more than a 32-bit column holds)
 SLOW_SECONDS = 3.0
 JUDGE_GRADE = 0.75
 CREATED = 1_700_000_000
@@ -94,9 +96,9 @@ def _quiet_stream_cuts() -> None:
         log.addFilter(_HideStreamCut())
 
 
-def _usage() -> dict[str, int]:
-    return {"prompt_tokens": PROMPT_TOKENS, "completion_tokens": COMPLETION_TOKENS,
-            "total_tokens": PROMPT_TOKENS + COMPLETION_TOKENS}
+def _usage(prompt: int = PROMPT_TOKENS) -> dict[str, int]:
+    return {"prompt_tokens": prompt, "completion_tokens": COMPLETION_TOKENS,
+            "total_tokens": prompt + COMPLETION_TOKENS}
 
 
 def _completion(model: str, text: str, call: dict[str, Any] | None = None) -> dict[str, Any]:
@@ -104,7 +106,7 @@ def _completion(model: str, text: str, call: dict[str, Any] | None = None) -> di
         {"role": "assistant", "content": text}
     return {"id": "chatcmpl-loopback", "object": "chat.completion", "created": CREATED, "model": model,
             "choices": [{"index": 0, "finish_reason": "tool_calls" if call else "stop", "message": message}],
-            "usage": _usage()}
+            "usage": _usage(HUGE_TOKENS if model == "fake-huge" else PROMPT_TOKENS)}
 
 
 def _chunk(model: str, delta: dict[str, Any], finish: str | None = None) -> dict[str, Any]:

@@ -15,7 +15,7 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from router.policies import Policies, PolicySpec
 from router.protocol import ChatCompletionRequest, GatewayError
@@ -173,9 +173,26 @@ async def plan_request(req: ChatCompletionRequest, runtime: Runtime, guard: Scor
         return target
     plan, why = await guard.run(Scoring(req, target, runtime, draw))
     if plan is not None:
+        if plan.fallback_reason is None:
+            guard.recent.record(target.policy_name, plan.chosen)
         return plan
     blank = ScoreResult({c: 0.0 for c in target.policy.candidates}, fallback_reason=why)
+    if why == "scorer_overloaded":  # shed by the documented cheap rule, never silently the dearest
+        target = replace(target, policy=target.policy.model_copy(update={"fallback": shed_choice(target, runtime, guard)}))
+        guard.recent.count_shed(target.policy_name, target.policy.fallback)
     try:  # the decision's whole computation is bounded: past the limit, no token count either
         return await asyncio.wait_for(asyncio.to_thread(decide_plan, req, target, runtime, blank), guard.timeout_s)
     except TimeoutError:
         return decide_plan(req, target, runtime, blank, tokens=0)
+
+
+def shed_choice(target: Target, runtime: Runtime, guard: ScoringGuard) -> str:
+    """Where a request goes when the scoring queue is full: the policy's ``overload_fallback``;
+    else the candidate it chose most often among its last scored decisions (ties: the cheaper by
+    output price); else its ``fallback``."""
+    policy = target.policy
+    if policy.overload_fallback is not None:
+        return policy.overload_fallback
+    prices = runtime.policies.prices
+    by_price = sorted(policy.candidates, key=lambda c: (prices[c].output_per_token, prices[c].input_per_token))
+    return guard.recent.most_chosen(target.policy_name, by_price) or policy.fallback

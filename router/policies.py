@@ -114,6 +114,10 @@ class PolicySpec(_Strict):
     # Exploration: with this probability a uniformly drawn candidate answers instead of the
     # decision's choice (logged with its propensity, for unbiased replay of other policies).
     explore: float = Field(default=0.0, ge=0, le=1)
+    # Where a request goes when the scoring queue is full (a burst beyond V0_SCORING_QUEUE_MAX):
+    # this candidate; unset: the candidate this policy chose most often among its last scored
+    # decisions (the cheaper on a tie), else ``fallback``. See router/plan.py (RecentChoices).
+    overload_fallback: str | None = None
     window: WindowSpec = Field(default_factory=WindowSpec)
     affinity: AffinitySpec = Field(default_factory=AffinitySpec)
     grading: GradingOverride | None = None  # replaces the file's grading settings for this policy
@@ -255,6 +259,9 @@ def _check_references(spec: PolicyFile, path: str | Path, lines: dict[tuple[str,
             fail(("policies", pname, "grading"), f"policy {pname!r}: grading needs the file's grading section")
         if override is not None and override.judge is not None and override.judge not in spec.candidates:
             fail(("policies", pname, "grading", "judge"), f"policy {pname!r}: judge {override.judge!r} is not a candidate")
+        if policy.overload_fallback is not None and policy.overload_fallback not in policy.candidates:
+            fail(("policies", pname, "overload_fallback"),
+                 f"policy {pname!r}: overload_fallback {policy.overload_fallback!r} is not one of its candidates")
         if policy.fallback not in policy.candidates:
             fail(("policies", pname, "fallback"),
                  f"policy {pname!r}: fallback {policy.fallback!r} is not one of its candidates")
@@ -271,7 +278,15 @@ def _check_references(spec: PolicyFile, path: str | Path, lines: dict[tuple[str,
 # to call (credentials, endpoints, headers, retries, fallbacks, fabricated answers).
 _CALL_CONTROLS = frozenset({"base_url", "api_base", "api_key", "api_version", "organization", "timeout",
                             "extra_headers", "extra_body", "extra_query", "headers", "drop_params",
-                            "additional_drop_params", "user_config", "deployment_id", "model_list"})
+                            "additional_drop_params", "user_config", "deployment_id", "model_list",
+                            # read from kwargs by providers or LiteLLM's own plumbing, outside its params table
+                            "callbacks", "success_callback", "failure_callback", "api_type", "proxy",
+                            "http_client", "aiohttp_session", "shared_session", "client", "project_id",
+                            "api_region", "region_name", "bucket_name", "litellm_params"})
+# Families of call controls: provider credentials and locations, LiteLLM's mocks and internals.
+_CONTROL_PREFIXES = ("mock_", "aws_", "vertex_", "azure_", "litellm_", "watsonx_", "sagemaker_", "bedrock_",
+                     "databricks_", "oci_")
+_CONTROL_SUFFIXES = ("_key", "_secret", "_token", "_url", "_base", "_endpoint", "_credentials", "_password")
 
 
 def forbidden_extra_param(param: str) -> str | None:
@@ -284,7 +299,8 @@ def forbidden_extra_param(param: str) -> str | None:
 
     if param in ChatCompletionRequest.model_fields:
         return f"{param!r} is an OpenAI chat parameter already (no need to list it)"
-    if param in _CALL_CONTROLS or param in all_litellm_params:
+    if (param in _CALL_CONTROLS or param in all_litellm_params or param.startswith(_CONTROL_PREFIXES)
+            or param.endswith(_CONTROL_SUFFIXES)):
         return f"{param!r} is a LiteLLM call control and can never come from a client"
     return None
 

@@ -10,11 +10,15 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import functools
 import os
 import shutil
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
+
+from uvicorn.protocols.http.auto import AutoHTTPProtocol
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -41,7 +45,8 @@ def run(args: argparse.Namespace) -> int:
         raise SystemExit("--workers must be at least 1")
     with shared_metrics(workers):
         uvicorn.run("router.app:create_app", factory=True, host=args.host or settings.host,
-                    port=args.port or settings.port, log_level=args.log_level, workers=workers)
+                    port=args.port or settings.port, log_level=args.log_level, workers=workers,
+                    http=HeaderTimeout)
     return 0
 
 
@@ -64,3 +69,44 @@ def shared_metrics(workers: int) -> Iterator[None]:
     finally:
         if not given:
             shutil.rmtree(folder, ignore_errors=True)
+
+
+@functools.cache
+def _header_timeout_s() -> float:
+    from router.settings import Settings
+
+    return Settings().header_read_timeout_s
+
+
+class HeaderTimeout(AutoHTTPProtocol):  # type: ignore[misc, valid-type]
+    """uvicorn's HTTP protocol, closing a connection whose request head is not complete within
+    ``V0_HEADER_READ_TIMEOUT_S`` of the connection opening or of the previous response ending
+    (uvicorn has no such limit: a client sending a partial head would hold the connection for
+    ever). The body has its own limit (``V0_BODY_READ_TIMEOUT_S``, in the app)."""
+
+    def connection_made(self, transport: Any) -> None:
+        super().connection_made(transport)
+        self._v0_arm()
+
+    def on_response_complete(self) -> None:
+        super().on_response_complete()
+        self._v0_arm()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._v0_disarm()
+        super().connection_lost(exc)
+
+    def _v0_arm(self) -> None:
+        self._v0_disarm()
+        self._v0_timer = self.loop.call_later(_header_timeout_s(), self._v0_expired)
+
+    def _v0_disarm(self) -> None:
+        timer = getattr(self, "_v0_timer", None)
+        if timer is not None:
+            timer.cancel()
+        self._v0_timer = None
+
+    def _v0_expired(self) -> None:
+        cycle = self.cycle
+        if cycle is None or cycle.response_complete:  # no request head since it was armed
+            self.transport.close()

@@ -25,6 +25,10 @@ class Settings(BaseSettings):
     # Seconds a client has to send its whole request body (408 after); a slow client cannot hold
     # a connection and its buffer.
     body_read_timeout_s: float = Field(default=30.0, gt=0)
+    # Seconds a client has to send a request's head (request line and headers), from the
+    # connection opening or the previous response ending; the connection is closed after
+    # (`v0-gateway serve`).
+    header_read_timeout_s: float = Field(default=10.0, gt=0)
     # Seconds between checks of policies.yaml for changes (0 disables hot reload).
     policy_reload_s: float = Field(default=2.0, ge=0)
     # Decision-log writer: rows per batch, seconds between flushes, and the in-memory bound.

@@ -68,7 +68,7 @@ class FixedScorer:
 
 def start_gateway(serve_app: Callable[[Any], Any], tmp_path: Path, database_url: str, upstream_base: str,
                   *, scores: dict[str, float] | None = SCORES, policies_text: str | None = None,
-                  **settings: Any) -> Any:
+                  scorer: Any = None, **settings: Any) -> Any:
     """Write a policies file, build the app with test settings, serve it; returns Served."""
     path = tmp_path / "policies.yaml"
     path.write_text(policies_text if policies_text is not None else policies_yaml(upstream_base))
@@ -78,6 +78,8 @@ def start_gateway(serve_app: Callable[[Any], Any], tmp_path: Path, database_url:
     if scores is None:
         values.setdefault("scorer", "stand-in")
     factory = (lambda _p: FixedScorer(scores)) if scores is not None else None
+    if scorer is not None:  # a scorer object of the test's own
+        factory = lambda _p: scorer  # noqa: E731
     return serve_app(create_app(Settings(**values), scorer_factory=factory))
 
 

@@ -147,3 +147,22 @@ def test_streams_closed_after_the_first_chunk_are_charged(gateway, gated, fresh_
     assert spent == pytest.approx(sum(c for _, c, *_ in logged))
     listed = httpx.get(gateway.base_url + "/admin/keys", headers=ADMIN).json()
     assert [k["spend_usd"] for k in listed] == [pytest.approx(spent)]
+
+
+def test_a_json_client_that_left_early_is_charged_and_logged_client_closed(gateway, gated, fresh_database):
+    import json
+    import socket
+
+    key_id, key = create_key(gateway, max_budget_usd=100.0)
+    payload = json.dumps(body()).encode()
+    host, port = gateway.base_url.removeprefix("http://").split(":")
+    with socket.create_connection((host, int(port))) as sock:
+        sock.sendall(b"POST /v1/chat/completions HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\n"
+                     b"authorization: Bearer " + key.encode() + b"\r\ncontent-length: " +
+                     str(len(payload)).encode() + b"\r\n\r\n" + payload)
+        wait_until(lambda: len(gated.requests_for("fake-gate")) == 1)  # the upstream is answering
+    gated.app.gate.set()  # the answer arrives after the client has gone
+    [(status, cost, prompt, completion)] = wait_until(lambda: rows(fresh_database, key_id))
+    assert (status, prompt, completion) == ("client_closed", PROMPT_TOKENS, COMPLETION_TOKENS)
+    assert cost == pytest.approx((PROMPT_TOKENS * IN_PRICE + COMPLETION_TOKENS * OUT_PRICE) / 1e6)
+    assert gateway.app.state.limiter.local.spend(key_id) == pytest.approx(cost)

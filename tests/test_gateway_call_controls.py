@@ -75,7 +75,10 @@ def test_candidate_extra_params_forwarded_only_where_every_candidate_allows(gate
             "'strong' (extra_params in the policies file).")
 
 
-@pytest.mark.parametrize("param", ["api_base", "mock_response", "num_retries", "extra_headers", "metadata"])
+@pytest.mark.parametrize("param", ["api_base", "mock_response", "num_retries", "extra_headers", "metadata",
+                                   "mock_tool_calls", "mock_testing_fallbacks", "aws_secret_access_key",
+                                   "vertex_credentials", "azure_ad_token", "callbacks", "success_callback",
+                                   "http_client", "api_type", "proxy", "watsonx_region_name", "custom_auth_token"])
 def test_policies_cannot_allow_call_controls(param):
     text = ("default_policy: p\ncandidates:\n  a:\n    model: openai/x\n    input_price: 1\n"
             f"    output_price: 1\n    extra_params: [top_k, {param}]\npolicies:\n"

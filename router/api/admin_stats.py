@@ -16,6 +16,7 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Query
 from pydantic import BaseModel, ConfigDict, Field
+from sqlmodel import Session
 
 from router.api.deps import DbDep, RuntimeDep, json_body, require_admin
 from router.api.openapi import request_body
@@ -43,14 +44,23 @@ class ReplayRequest(BaseModel):
     until: When | None = None
 
 
-def utc(value: datetime | None) -> datetime | None:
+def utc(value: datetime | None, param: str = "since") -> datetime | None:
+    """``value`` in UTC; 400 when that leaves the calendar (year 1 or 9999 with an offset) or falls
+    outside the years a decision can carry (1970-9999)."""
     if value is None:
         return None
-    return value.replace(tzinfo=timezone.utc) if value.tzinfo is None else value.astimezone(timezone.utc)
+    try:
+        out = value.replace(tzinfo=timezone.utc) if value.tzinfo is None else value.astimezone(timezone.utc)
+    except OverflowError:
+        out = None
+    if out is None or not 1970 <= out.year <= 9998:
+        raise GatewayError(400, f"{param}: {value.isoformat()} is out of range (years 1970 to 9998, UTC).",
+                           param=param, code="invalid_value")
+    return out
 
 
 def window(since: datetime | None, until: datetime | None) -> tuple[datetime | None, datetime | None]:
-    since, until = utc(since), utc(until)
+    since, until = utc(since, "since"), utc(until, "until")
     if since is not None and until is not None and since >= until:
         raise GatewayError(400, "since must be earlier than until.", param="since", code="invalid_value")
     return since, until
@@ -85,8 +95,11 @@ async def replay_policy(body: Annotated[ReplayRequest, json_body(ReplayRequest)]
         name=body.policy, candidates=spec.candidates, fallback=spec.fallback,
         threshold=spec.threshold if body.threshold is None else body.threshold,
         strategy=body.strategy or spec.strategy, lam=spec.lambda_ if body.lambda_ is None else body.lambda_)
-    rows = await db(stats_crud.routed, policy=body.policy, since=since, until=until)
-    return {"since": since, "until": until, **replay(rows, target, runtime.policies)}
+    def replayed(*, session: Session) -> dict[str, Any]:  # streams the log through replay, on the db pool
+        return replay(stats_crud.routed(session=session, policy=body.policy, since=since, until=until),
+                      target, runtime.policies)
+
+    return {"since": since, "until": until, **await db(replayed)}
 
 
 DECISION_FIELDS = ("id", "created_at", "requested_model", "policy", "chosen_model", "answered_model", "reason",

@@ -111,7 +111,8 @@ def serving_context(request: Request, identity: ClientKeyDep, settings: Settings
     """What the serving path needs for this request (router/serving); admission happens there."""
     state = request.app.state
     return Context(state=state, runtime=state.watcher.runtime, guard=state.scoring_guard, writer=state.writer,
-                   settings=settings, identity=identity, received=getattr(request.state, "v0_received", None))
+                   settings=settings, identity=identity, received=getattr(request.state, "v0_received", None),
+                   disconnected=request.is_disconnected)
 
 
 ServingDep = Annotated[Context, Depends(serving_context)]

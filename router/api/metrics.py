@@ -15,6 +15,7 @@ Read from the gateway's state at each scrape:
 - ``v0_decision_log_pending`` / ``_dropped`` / ``_quarantined`` / ``_written``: the decision writer;
 - ``v0_profile_version{model}``: the profile version each candidate is scored with;
 - ``v0_scorer_breaker_open``: 1 while the scorer's circuit breaker is open;
+- ``v0_scorer_shed{policy, model}``: requests shed without scores (queue full) to each candidate;
 - ``v0_limits_shared``: 1 while per-key limits are counted in Redis, 0 while on this replica's
   counters because Redis is unreachable (absent without ``V0_REDIS_URL``);
   ``v0_limits_shared_failures``: Redis calls for limits that failed.
@@ -47,7 +48,8 @@ _STATE_GAUGES = {**{f"v0_decision_log_{n}": (f"Decision rows {n}", (), "livesum"
                  "v0_profile_version": ("Profile version scored with", ("model",), "livemin"),
                  "v0_scorer_breaker_open": ("1 while the scorer's breaker is open", (), "livemax"),
                  "v0_limits_shared": ("1 while limits are counted in Redis", (), "livemin"),
-                 "v0_limits_shared_failures": ("Redis calls for limits that failed", (), "livesum")}
+                 "v0_limits_shared_failures": ("Redis calls for limits that failed", (), "livesum"),
+                 "v0_scorer_shed": ("Requests shed without scores (queue full)", ("policy", "model"), "livesum")}
 _SECONDS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0)
 
 
@@ -118,6 +120,12 @@ class _StateCollector(Collector):
         if guard is not None:
             yield GaugeMetricFamily("v0_scorer_breaker_open", "1 while the scorer's breaker is open",
                                     value=int(guard.breaker.open))
+        if guard is not None:
+            shed = GaugeMetricFamily("v0_scorer_shed", "Requests shed without scores (queue full)",
+                                     labels=["policy", "model"])
+            for (policy, model), n in sorted(guard.recent.shed.items()):
+                shed.add_metric([policy, model], n)
+            yield shed
         limiter = getattr(self._state, "limiter", None)
         if limiter is not None and limiter.shared is not None:
             yield GaugeMetricFamily("v0_limits_shared", "1 while limits are counted in Redis",

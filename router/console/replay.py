@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import math
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -63,7 +63,7 @@ def interval(terms: Sequence[float]) -> dict[str, Any]:
     return {"n": n, "estimate": mean, "stderr": se, "ci95": [mean - Z95 * se, mean + Z95 * se]}
 
 
-def replay(rows: Sequence[Logged], target: ReplayPolicy, policies: Policies) -> dict[str, Any]:
+def replay(rows: Iterable[Logged], target: ReplayPolicy, policies: Policies) -> dict[str, Any]:
     choices: Counter[str] = Counter()
     cost = logged_cost = predicted = 0.0
     changed = skipped = 0

@@ -12,6 +12,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import threading
+from collections import Counter, deque
+from collections.abc import Sequence
 from concurrent.futures import Future
 from typing import Any
 
@@ -19,6 +21,33 @@ from router.scoring.batcher import ScoreBatcher
 from router.scoring.breaker import CircuitBreaker
 
 log = logging.getLogger(__name__)
+
+
+class RecentChoices:
+    """Each policy's last ``size`` scored choices: where a request goes when the queue is full and
+    its policy names no ``overload_fallback`` (the most frequent recent choice; ties: the first
+    in ``order``, the cheaper when ``order`` is by price)."""
+
+    def __init__(self, size: int = 256) -> None:
+        self._size = size
+        self._seen: dict[str, deque[str]] = {}
+        self._lock = threading.Lock()
+        self.shed: dict[tuple[str, str], int] = {}  # (policy, candidate) -> requests shed to it
+
+    def record(self, policy: str, chosen: str) -> None:
+        with self._lock:
+            self._seen.setdefault(policy, deque(maxlen=self._size)).append(chosen)
+
+    def most_chosen(self, policy: str, order: Sequence[str]) -> str | None:
+        with self._lock:
+            counts = Counter(self._seen.get(policy, ()))
+        if not counts:
+            return None
+        return max((c for c in order if c in counts), key=lambda c: counts[c], default=None)
+
+    def count_shed(self, policy: str, chosen: str) -> None:
+        with self._lock:
+            self.shed[(policy, chosen)] = self.shed.get((policy, chosen), 0) + 1
 
 
 class ScorerFailed(Exception):
@@ -30,6 +59,7 @@ class ScoringGuard:
                  breaker: CircuitBreaker) -> None:
         self._batcher, self.timeout_s, self._max_waiting, self.breaker = batcher, timeout_s, max_waiting, breaker
         self.waiting = 0  # queued or being scored, timed-out ones included until their batch ends
+        self.recent = RecentChoices()
         self._lock = threading.Lock()  # the batch thread ends futures too
 
     async def run(self, item: Any) -> tuple[Any, str | None]:

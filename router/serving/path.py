@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -33,6 +33,7 @@ class Context:
     settings: Settings
     identity: Identity
     received: float | None = None  # perf_counter at receipt (V0_DEBUG_TIMING)
+    disconnected: Callable[[], Awaitable[bool]] | None = None  # whether the client has gone away
 
 
 @dataclass(frozen=True)
@@ -105,7 +106,11 @@ async def serve(ctx: Context, req: ChatCompletionRequest, *, surface: str,
     except BaseException as exc:  # the client went away before the answer, or a bug: no row
         admission.settle(0, 0.0, "client_closed" if isinstance(exc, asyncio.CancelledError) else "error")
         raise
-    record.succeeded(reply.result)
+    if ctx.disconnected is not None and await ctx.disconnected():  # the answer has no one to go to
+        result = reply.result
+        record.closed(result, lambda p, c: upstream.cost(result.answered, p, c))
+    else:
+        record.succeeded(reply.result)
     return Served(plan, reply.body, reply.result, {**decision_headers(plan, reply.result.answered), **extra})
 
 

@@ -84,7 +84,8 @@ class CallRecord:
         self.admission.settle(0, 0.0, status, self.plan.decision_id)
 
     def closed(self, result: UpstreamResult, cost_of: Callable[[int, int], float]) -> None:
-        """A stream the client closed before its end. The upstream was called, so the request is
+        """A stream the client closed before its end (or a JSON answer whose client had gone). The
+        upstream was called, so the request is
         charged: the usage the upstream reported, else the plan's prompt tokens and the tokens of
         the answer streamed so far at the answering candidate's prices, else (nothing known) the
         admission's reservation. The row says ``client_closed`` with that cost."""
@@ -99,7 +100,7 @@ class CallRecord:
                 cost = self.admission.ask.usd
         self._submit(status="client_closed", http_status=200, answered_model=result.answered,
                      prompt_tokens=prompt, completion_tokens=completion, cost_usd=cost,
-                     error="client closed the stream")
+                     error="client closed the connection before the answer")
         self.admission.settle((prompt or 0) + (completion or 0), cost, "client_closed", self.plan.decision_id)
 
     def answered_call(self, result: UpstreamResult) -> AnsweredCall:

@@ -14,10 +14,15 @@ from __future__ import annotations
 import asyncio
 import contextvars
 import functools
+import logging
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, ParamSpec, TypeVar
+
+from router.protocol import GatewayError
+
+log = logging.getLogger(__name__)
 
 P = ParamSpec("P")
 T = TypeVar("T")
@@ -51,9 +56,24 @@ async def _run(pool: ThreadPoolExecutor, fn: Callable[P, T], *args: P.args, **kw
     return await asyncio.get_running_loop().run_in_executor(pool, call)
 
 
+DB_DEADLINES = 2  # a call's deadline, in V0_DB_TIMEOUT_S: waiting for a pool thread, then the call
+
+
 async def run_db(owner: Any, fn: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
-    """``await run_db(request, fn, *args)``: run blocking database work on the db pool."""
-    return await _run(executors_of(owner).db, fn, *args, **kwargs)
+    """``await run_db(request, fn, *args)``: run blocking database work on the db pool. A call that
+    has not ended within ``DB_DEADLINES`` x ``V0_DB_TIMEOUT_S`` (a partition: every pool thread
+    waits on a dead socket), or that fails to reach the database, is a 503 ``database_unavailable``
+    (the driver's text, which names hosts, stays in the log and /admin/status)."""
+    from sqlalchemy import exc as sa_exc
+
+    app = getattr(owner, "app", owner)
+    limit = DB_DEADLINES * app.state.settings.db_timeout_s
+    try:
+        return await asyncio.wait_for(_run(executors_of(owner).db, fn, *args, **kwargs), limit)
+    except (TimeoutError, sa_exc.OperationalError, sa_exc.InterfaceError, sa_exc.TimeoutError) as exc:
+        log.warning("database call failed: %s", exc)
+        raise GatewayError(503, "The database is unavailable; retry later.", type="service_unavailable",
+                           code="database_unavailable") from exc
 
 
 async def run_scoring(owner: Any, fn: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:

@@ -6,6 +6,7 @@ from datetime import datetime, timezone
 from typing import Any
 
 from sqlalchemy import JSON, Column, DateTime, Text
+from pydantic import field_validator
 from sqlmodel import Field, SQLModel
 
 
@@ -53,8 +54,20 @@ class DecisionBase(SQLModel):
     judge_cost_usd: float | None = None
 
 
+INT32_MAX = 2**31 - 1  # the token columns' type (PostgreSQL integer)
+
+
 class DecisionCreate(DecisionBase):
     id: str = Field(max_length=32)
+
+    @field_validator("prompt_tokens", "completion_tokens", mode="before")
+    @classmethod
+    def _saturate(cls, value: Any) -> Any:
+        """An upstream's token count beyond the column saturates (the row is never refused for it;
+        its cost is the upstream's)."""
+        if isinstance(value, int) and not isinstance(value, bool):
+            return min(max(value, 0), INT32_MAX)
+        return value
 
 
 class Decision(DecisionBase, table=True):

@@ -4,6 +4,7 @@ Session; nothing is written. Times are UTC."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal
@@ -125,16 +126,19 @@ def graded(*, session: Session, since: datetime | None = None, until: datetime |
 
 
 def routed(*, session: Session, policy: str, since: datetime | None = None,
-           until: datetime | None = None) -> list[Logged]:
-    """Every logged routed decision of ``policy``, oldest first."""
+           until: datetime | None = None, chunk: int = 1000) -> Iterator[Logged]:
+    """Every logged routed decision of ``policy``, oldest first, streamed: only the columns replay
+    reads, fetched ``chunk`` rows at a time (the log is never held in memory at once)."""
     stmt = (
-        select(Decision)
+        select(Decision.id, Decision.candidates, Decision.chosen_model, Decision.answered_model, Decision.status,
+               Decision.prompt_tokens, Decision.completion_tokens, Decision.feedback_score, Decision.explore_rate,
+               Decision.propensity)
         .where(*_filters(since=since, until=until, policy=policy))
         .order_by(col(Decision.created_at), col(Decision.id))
+        .execution_options(yield_per=chunk)
     )
-    return [Logged(d.id, d.candidates, d.chosen_model, d.answered_model, d.status == "ok", d.prompt_tokens,
-                   d.completion_tokens, d.feedback_score, d.explore_rate, d.propensity)
-            for d in session.exec(stmt)]
+    for r in session.exec(stmt):
+        yield Logged(r[0], r[1], r[2], r[3], r[4] == "ok", *r[5:])
 
 
 def recent(*, session: Session, limit: int, policy: str | None = None) -> list[Decision]:
