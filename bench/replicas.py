@@ -11,10 +11,14 @@ failed on another one (``retry-on conn-failure``, ``option redispatch``; a reque
 a replica is never sent twice). The load: ``requests`` chat completions for ``auto`` (routed),
 half JSON and half streamed, at most ``concurrency`` at once, each with its own prompt
 (``req-<n>``) so that its decision row can be found. After a third of them are answered replica
-A is killed (SIGKILL of its process group); after two thirds replica B is stopped (SIGTERM:
-drained) and started again. After the load, A is started again on its state directory and
+A is killed (SIGKILL of its process group); after two thirds replica B is restarted as in a
+rolling restart: set to drain at HAProxy (no new requests; its requests in flight finish), stopped
+with SIGTERM, started, and set ready again. After the load, A is started again on its state directory and
 replays its spool. Then a profile uploaded on C must be used by A and B (their next
-``/v1/route`` shows its version) within the poll interval.
+``/v1/route`` shows its version) within the poll interval. With Redis reachable
+(``V0_TEST_REDIS_URL``, default the local one) the replicas share their key counters there
+(``V0_REDIS_URL``), and a key with rpm 60 made on C gets 150 requests at once through HAProxy:
+exactly 60 must be admitted across the three replicas.
 
 Reported: served (200 and, for streams, ``[DONE]`` without an error event), failed (by cause),
 HAProxy's retries and redispatches, decision rows per answered request (must be exactly one,
@@ -95,14 +99,26 @@ class HAProxy:
                                      stderr=subprocess.STDOUT, start_new_session=True)
         self.base_url = f"http://127.0.0.1:{self.port}"
 
-    def stats(self) -> list[dict[str, str]]:
+    def command(self, line: str) -> str:
         with socket.socket(socket.AF_UNIX) as s:
             s.connect(str(self.socket))
-            s.sendall(b"show stat\n")
+            s.sendall(line.encode() + b"\n")
             data = b""
             while chunk := s.recv(65536):
                 data += chunk
-        return list(csv.DictReader(io.StringIO(data.decode().lstrip("# "))))
+        return data.decode()
+
+    def stats(self) -> list[dict[str, str]]:
+        return list(csv.DictReader(io.StringIO(self.command("show stat").lstrip("# "))))
+
+    def drain(self, server: str, timeout: float = 60) -> None:
+        """No new requests to ``server``; returns once its requests in flight have finished."""
+        self.command(f"set server replicas/{server} state drain")
+        deadline = time.monotonic() + timeout
+        while next(r for r in self.stats() if r["svname"] == server)["scur"] != "0":
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"{server} still has requests in flight")
+            time.sleep(0.05)
 
     def up(self) -> set[str]:
         try:
@@ -225,15 +241,69 @@ def upload_reaches_others(a: GatewayProcess, b: GatewayProcess, c: GatewayProces
     return seen
 
 
+def redis_url() -> str | None:
+    """The Redis the replicas share counters in (``V0_TEST_REDIS_URL``, default the local one), if it answers."""
+    import redis
+
+    url = os.environ.get("V0_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
+    try:
+        redis.Redis.from_url(url, socket_timeout=1).ping()
+        return url
+    except redis.RedisError:
+        return None
+
+
+def key_rpm_across_replicas(proxy: HAProxy, gws: dict[str, GatewayProcess], rpm: int = 60,
+                            sent: int = 150) -> dict[str, Any]:
+    """A key with ``rpm`` made on C; ``sent`` chat requests with it at once through HAProxy (so
+    spread over the three replicas): how many were admitted (200) and refused (429)."""
+    r = httpx.post(gws["C"].base_url + "/admin/keys", json={"name": "rpm", "rpm": rpm}, timeout=30,
+                   headers={"Authorization": f"Bearer {ADMIN_KEY}"})
+    assert r.status_code == 201, r.text
+    key, deadline = r.json()["key"], time.monotonic() + 30
+    while not all(httpx.get(gw.base_url + "/v1/models", headers={"Authorization": f"Bearer {key}"},
+                            timeout=10).status_code == 200 for gw in gws.values()):
+        assert time.monotonic() < deadline, "the new key did not reach every replica"
+        time.sleep(0.1)
+
+    async def burst() -> list[int]:
+        async with httpx.AsyncClient(base_url=proxy.base_url, timeout=60,
+                                     headers={"Authorization": f"Bearer {key}"}) as client:
+            async def one(n: int) -> int:
+                body = {"model": "auto", "messages": [{"role": "user", "content": f"rpm-{n}"}]}
+                return (await client.post("/v1/chat/completions", json=body)).status_code
+            return await asyncio.gather(*(one(n) for n in range(sent)))
+
+    failures = shared_failures(gws)
+    codes = asyncio.run(burst())
+    limits = {name: httpx.get(gw.base_url + "/readyz", timeout=10).json().get("limits") for name, gw in gws.items()}
+    return {"rpm": rpm, "sent": sent, "admitted": codes.count(200), "refused": codes.count(429),
+            "other": len(codes) - codes.count(200) - codes.count(429), "limits_backend": limits,
+            "redis_call_failures": shared_failures(gws) - failures}
+
+
+def shared_failures(gws: dict[str, GatewayProcess]) -> int:
+    """Redis calls for limits that failed (timed out), summed over the replicas (/metrics): each
+    let an admission fall back to that replica's own counters."""
+    total = 0
+    for gw in gws.values():
+        for line in httpx.get(gw.base_url + "/metrics", timeout=10).text.splitlines():
+            if line.startswith("v0_limits_shared_failures "):
+                total += int(float(line.split()[1]))
+    return total
+
+
 def run(database_url: str, workdir: Path, requests: int = 1000, concurrency: int = 32) -> dict[str, Any]:
     """The whole scenario on a migrated, empty database; returns the figures."""
     from valuemodel.infer import V0Runtime
 
     V0Runtime.load()  # ONNX files built once here (if missing), not by three replicas at once
+    shared = redis_url()
     with loopback_process() as upstream:
         gws = {name: GatewayProcess(workdir, database_url, upstream, V0_SCORER="v0", V0_ADMIN_KEY=ADMIN_KEY,
                                     V0_LOG_FLUSH_S=FLUSH_S, V0_PROFILE_POLL_S=str(POLL_S),
-                                    V0_STATE_DIR=str(workdir / f"state-{name}"))
+                                    V0_STATE_DIR=str(workdir / f"state-{name}"),
+                                    **({"V0_REDIS_URL": shared} if shared else {}))
                for name in "ABC"}
         gws["A"].env.update(V0_LOG_FLUSH_S=HOLD_S, V0_LOG_BATCH_SIZE="1000000")  # A's rows: in its spool only
         with ThreadPoolExecutor(len(gws)) as pool:  # started side by side, as a deployment would
@@ -248,11 +318,13 @@ def run(database_url: str, workdir: Path, requests: int = 1000, concurrency: int
                 times["A killed at request"] = requests // 3
                 gws["A"].kill_group()
 
-            def restart_b() -> None:
+            def restart_b() -> None:  # a rolling restart: drained at HAProxy, then SIGTERM, start, ready
                 times["B restarted at request"] = 2 * requests // 3
+                proxy.drain("B")
                 os.killpg(gws["B"].proc.pid, signal.SIGTERM)
                 gws["B"].wait(timeout=60)
                 gws["B"].start(timeout=120)
+                proxy.command("set server replicas/B state ready")
 
             outcomes = asyncio.run(load(proxy.base_url, requests, concurrency,
                                         {requests // 3: kill_a, 2 * requests // 3: restart_b}))
@@ -264,11 +336,12 @@ def run(database_url: str, workdir: Path, requests: int = 1000, concurrency: int
             proxy.wait_up({"A"})
             after = settle(database_url)
             reached = upload_reaches_others(gws["A"], gws["B"], gws["C"])
+            rpm = key_rpm_across_replicas(proxy, gws) if shared else None
         finally:
             proxy.stop()
             for gw in gws.values():
                 gw.stop()
-    return report(outcomes, stats, before, after, reached, load_s, times)
+    return {**report(outcomes, stats, before, after, reached, load_s, times), "key_rpm": rpm}
 
 
 def report(outcomes: list[Outcome], stats: dict[str, dict[str, str]], before: dict[int, list[str]],

@@ -100,6 +100,7 @@ def test_chart_defaults():
     assert gateway["command"] == ["v0-gateway", "serve"]
     assert gateway["readinessProbe"]["httpGet"] == {"path": "/readyz", "port": "http"}
     assert gateway["livenessProbe"]["httpGet"] == {"path": "/healthz", "port": "http"}
+    assert gateway["lifecycle"]["preStop"]["exec"]["command"] == ["sleep", "5"]
     assert gateway["securityContext"]["runAsUser"] == 10001 and gateway["securityContext"]["readOnlyRootFilesystem"]
     env = env_of(gateway)
     assert env["V0_DATABASE_URL"] == {"secretKeyRef": {"name": "v0-gateway", "key": "database-url"}}

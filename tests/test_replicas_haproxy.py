@@ -1,8 +1,9 @@
 """Three gateway replicas on one PostgreSQL behind Debian's HAProxy (bench/replicas.py): 1,000
 routed requests, JSON and streamed, while replica A is killed with SIGKILL and replica B is
-restarted. Every answered request has exactly one decision row, none is lost once A replays
-its spool, only requests in flight on A at its kill fail, and a profile uploaded on C is used
-by A and B."""
+restarted (drained at HAProxy first, as in a rolling restart). Every answered request has
+exactly one decision row, none is lost once A replays its spool, only requests in flight on A
+at its kill fail, a profile uploaded on C is used by A and B, and (with Redis reachable) a
+key's rpm holds exactly across the replicas."""
 
 from __future__ import annotations
 
@@ -25,7 +26,8 @@ def test_replicas_behind_haproxy_lose_no_row(empty_database, tmp_path):
     print("\n" + "\n".join(f"{k}: {v}" for k, v in r.items()))
     assert r["served"] + r["failed"] == REQUESTS
     assert set(r["served_by"]) == {"A", "B", "C"}
-    # Only requests in flight on A when it was killed can fail: B drains, HAProxy retries refused connections.
+    # Only requests in flight on A when it was killed can fail: B is drained before its restart, and
+    # HAProxy sends a request whose connection to A was refused to another replica.
     assert r["failed_after_b_restarted"] == 0
     assert r["failed"] <= CONCURRENCY
     # The decision log: one ok row per answered request, none lost, rows of A's last second from its spool.
@@ -37,3 +39,11 @@ def test_replicas_behind_haproxy_lose_no_row(empty_database, tmp_path):
     assert r["rows_after_a_restart"] == r["served"] + r["rows_of_failed_requests"]
     # A profile uploaded on C reaches A and B through their poll loops.
     assert set(r["upload_seen_after_s"]) == {"A", "B"}
+    # With Redis, a key's rpm holds exactly across the three replicas behind HAProxy; a Redis call
+    # that timed out (a replica starved of CPU) lets one admission through on local counters.
+    if r["key_rpm"] is not None:
+        rpm = r["key_rpm"]
+        assert rpm["admitted"] + rpm["refused"] == 150 and rpm["other"] == 0
+        assert 60 <= rpm["admitted"] <= 60 + rpm["redis_call_failures"]
+        if rpm["redis_call_failures"] == 0:
+            assert rpm["limits_backend"] == {"A": "redis", "B": "redis", "C": "redis"}
