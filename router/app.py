@@ -58,38 +58,39 @@ from router.store.executor import Executors, run_db
 from router.store.key_models import ClientKeyCreate, ClientKeyUpdate
 from router.store.spool_slots import open_slot
 from router.store.writer import DecisionWriter
+from valuemodel.protocol import ValueModel
 
 log = logging.getLogger(__name__)
 
 GRADING_SYNC_S = 30.0  # how often the grading spend cap reads the day's spend of every replica
 
 
-def load_v0(settings: Settings) -> Any:
+def load_v0(settings: Settings) -> ValueModel:
     """The value model for serving: on CPU the torch-free runtime (onnxruntime + numpy; its ONNX
     file comes from ``v0-gateway prepare``, else a short-lived export subprocess); torch only for
     another device, ``V0_RUNTIME=torch``, or a backbone/head that needs it (logged). numpy's BLAS
     pool gets ``V0_THREADS`` threads (default 1): each score is many small matmuls."""
-    from valuemodel.backbone_files import env_threads, limit_blas
+    from valuemodel.backbone_files import limit_blas
 
-    threads = env_threads()
+    threads = settings.threads
     limit_blas(1 if threads is None else threads)
     use_numpy = settings.runtime == "numpy" or (settings.runtime == "auto" and settings.device == "cpu")
     if use_numpy:
         from valuemodel.infer import Unsupported, V0Runtime
 
         try:
-            return V0Runtime.load(settings.weights or None, head=settings.head or None)
+            return V0Runtime.load(settings.weights or None, head=settings.head or None, threads=threads)
         except Unsupported as exc:
             if settings.runtime == "numpy":
                 raise
             log.warning("V0 runs on torch: %s", exc)
     from valuemodel import V0  # heavy: imports torch
 
-    return V0.load(settings.weights or None, head=settings.head or None, device=settings.device)
+    return V0.load(settings.weights or None, head=settings.head or None, device=settings.device, threads=threads)
 
 
 def create_app(settings: Settings | None = None, *, scorer_factory: ScorerFactory | None = None,
-               v0: Any = None, features: FeatureCache | None = None) -> FastAPI:
+               v0: ValueModel | None = None, features: FeatureCache | None = None) -> FastAPI:
     """Build the gateway. ``settings`` default to the environment (``V0_*``).
 
     ``scorer_factory`` replaces the scorer (tests); ``v0`` shares an already loaded value model

@@ -85,6 +85,10 @@ class Settings(BaseSettings):
     # V0 checkpoint folder (empty = the shipped weights) and head (empty = the checkpoint's default).
     weights: str = ""
     head: str = ""
+    # CPU threads of V0's backbone runtime and of numpy's BLAS pool (V0_THREADS; empty: 1 thread).
+    threads: int | None = Field(default=None, gt=0)
+    # prometheus-client's multiprocess folder (`serve --workers N` sets it for its workers; not V0_).
+    prometheus_multiproc_dir: str = Field(default="", validation_alias="PROMETHEUS_MULTIPROC_DIR")
     # Where V0 runs: "cpu" or a torch device such as "cuda" (when the machine has a GPU).
     device: str = "cpu"
     # V0's runtime: "auto" (CPU: onnxruntime + numpy, no torch in the process; else torch),

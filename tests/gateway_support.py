@@ -19,6 +19,7 @@ from sqlmodel import Session, col, select
 from bench.loopback import free_port
 from router.app import create_app
 from router.scoring import ScoreResult
+from router.scoring.base import OneByOne
 from router.settings import Settings
 from router.store import crud
 from router.store.db import make_engine
@@ -58,7 +59,7 @@ def policies_yaml(upstream_base: str, *, threshold: float = 0.7) -> str:
     )
 
 
-class FixedScorer:
+class FixedScorer(OneByOne):
     def __init__(self, p: dict[str, float]) -> None:
         self.p = p
 

@@ -20,6 +20,7 @@ from gateway_support import count_decisions, engine_for, wait_until
 from router.app import create_app
 from router.routing import Decision as Choice, Estimate, explore
 from router.scoring import ScoreResult
+from router.scoring.base import OneByOne
 from router.settings import Settings
 from router.store.models import Decision
 
@@ -48,7 +49,7 @@ def chosen(prompt: str, threshold: float) -> str:
     return next((m for m in NAMES if p[m] >= threshold), "large")
 
 
-class PromptScorer:
+class PromptScorer(OneByOne):
     def score(self, text: str, candidates: Sequence[str], *, profile_size: int = 256) -> ScoreResult:
         return ScoreResult({c: p_of(text)[c] for c in candidates}, {c: 1 for c in candidates})
 

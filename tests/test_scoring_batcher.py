@@ -14,7 +14,7 @@ import pytest
 
 from profiles_support import arithmetic, client, policies_yaml, start_v0_gateway, translation, upload
 from router.policies import parse_policies
-from router.scoring.base import ScoreQuery, ScoreResult, score_batch
+from router.scoring.base import OneByOne, ScoreQuery, ScoreResult, score_batch
 from router.scoring.batcher import ScoreBatcher
 from router.scoring.v0 import V0Scorer
 from router.store.db import make_engine
@@ -112,8 +112,8 @@ def test_close_cancels_what_is_still_queued_after_its_time_limit():
     assert not batcher._thread.is_alive()
 
 
-class OneAtATime:
-    """A scorer without ``score_many``; raises on one text."""
+class OneAtATime(OneByOne):
+    """A scorer that scores one query at a time; raises on one text."""
 
     def score(self, text, candidates, *, profile_size=256):
         if text == "poison":

@@ -14,13 +14,14 @@ import httpx
 from gateway_support import policies_yaml, wait_for_decision
 from router.app import create_app
 from router.scoring import ScoreResult
+from router.scoring.base import OneByOne
 from router.scoring.breaker import CircuitBreaker
 from router.settings import Settings
 
 HELLO = {"model": "auto", "messages": [{"role": "user", "content": "hello"}]}
 
 
-class ScriptedScorer:
+class ScriptedScorer(OneByOne):
     """Scores ok=0.8 / strong=0.95 after ``delay_s``; raises while ``failing``; counts its calls."""
 
     def __init__(self, delay_s: float = 0.0, failing: bool = False) -> None:

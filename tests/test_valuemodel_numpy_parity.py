@@ -102,3 +102,17 @@ def test_profiles_of_different_sizes_predict_together_as_alone(profiles):
         for m, state in enumerate(fitted):
             np.testing.assert_allclose(together[m], v.predict([state], query)[0], atol=2e-6)
         np.testing.assert_allclose(v.predict(fitted[::-1], query), together[::-1], atol=2e-6)
+
+
+def test_both_implementations_satisfy_the_value_model_protocol(v0):
+    """The gateway's one typed boundary (valuemodel/protocol.py): torch V0 and the numpy runtime."""
+    from valuemodel.infer import V0Runtime
+    from valuemodel.protocol import ValueModel
+
+    runtime = V0Runtime.load()
+    assert isinstance(v0, ValueModel) and isinstance(runtime, ValueModel)
+    assert isinstance(v0.with_head("knn"), ValueModel) and isinstance(runtime.with_head("knn"), ValueModel)
+    for model in (v0, runtime):
+        feats = np.asarray(model.encode(["two plus two", "hello"]))  # (2, F)
+        state = model.fit_profile(feats, [1.0, 0.0])
+        assert feats.shape == (2, model.feature_dim) and model.predict([state], feats).shape == (1, 2)

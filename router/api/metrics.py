@@ -69,7 +69,7 @@ class Metrics:
                                         registry=self.registry)
         self.scoring_batch = Histogram("v0_scoring_batch_size", "Chat requests scored together in one batch",
                                        buckets=(1, 2, 4, 8, 16, 32, 64, 128), registry=self.registry)
-        self.multiprocess = bool(os.environ.get("PROMETHEUS_MULTIPROC_DIR"))
+        self.multiprocess = bool(state.settings.prometheus_multiproc_dir)
         self._collector = _StateCollector(state)
         if self.multiprocess:
             self._gauges = {name: Gauge(name, doc, labels, registry=self.registry, multiprocess_mode=mode)

@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 from dataclasses import asdict
 from pathlib import Path
 
@@ -105,7 +104,10 @@ def calibrate_profiles(args) -> dict:
 
 
 def calibrate_decisions(args) -> dict:
-    url = args.database_url or os.environ.get("V0_DATABASE_URL")
+    from router.settings import Settings
+
+    settings = Settings()  # V0_DATABASE_URL, only when set (not the serving default)
+    url = args.database_url or (settings.database_url if "database_url" in settings.model_fields_set else None)
     if not url:
         raise SystemExit("calibrate --decisions: set --database-url or V0_DATABASE_URL")
     return calibrate_from_log(url, target_quality=args.target_quality, target_cost=args.target_cost, bins=args.bins, policies=args.policy)

@@ -26,17 +26,30 @@ class ScoreQuery(NamedTuple):
 
 
 class Scorer(Protocol):
+    """What the router calls: one query, or many at once (one result per query, in order)."""
+
     def score(self, text: str, candidates: Sequence[str], *, profile_size: int = 256) -> ScoreResult: ...
+
+    def score_many(self, queries: Sequence[ScoreQuery]) -> list[ScoreResult]: ...
+
+
+class OneByOne:
+    """``score_many`` for a scorer that scores one query at a time (stand-in, test scorers)."""
+
+    def score(self, text: str, candidates: Sequence[str], *, profile_size: int = 256) -> ScoreResult:
+        raise NotImplementedError
+
+    def score_many(self, queries: Sequence[ScoreQuery]) -> list[ScoreResult]:
+        return [self.score(q.text, q.candidates, profile_size=q.profile_size) for q in queries]
 
 
 def score_batch(scorer: Scorer, queries: Sequence[ScoreQuery]) -> list[ScoreResult | Exception]:
-    """Every query's result, or the exception that query raised. A scorer with ``score_many``
-    (queries -> results, e.g. :class:`~router.scoring.v0.V0Scorer`) scores them in one call; if
-    that call raises, each query is scored alone, so one bad query fails only itself."""
-    many = getattr(scorer, "score_many", None)
-    if many is not None and len(queries) > 1:
+    """Every query's result, or the exception that query raised: the scorer's ``score_many``
+    (e.g. :class:`~router.scoring.v0.V0Scorer`: one encode call for all the texts); if that
+    call raises, each query is scored alone, so one bad query fails only itself."""
+    if len(queries) > 1:
         try:
-            return list(many(queries))
+            return list(scorer.score_many(queries))
         except Exception as exc:
             log.warning("batch of %d failed (%s); scoring its queries one at a time", len(queries), exc)
     out: list[ScoreResult | Exception] = []

@@ -12,9 +12,11 @@ import hashlib
 import threading
 from collections import OrderedDict
 from collections.abc import Mapping, Sequence
-from typing import Any
 
 import numpy as np
+
+from router.scoring.feature_store import FeatureStore
+from valuemodel.protocol import ValueModel
 
 
 def text_hash(text: str) -> str:
@@ -40,7 +42,7 @@ class FeatureCache:
                 self._rows.popitem(last=False)
         return min(len(features), self._max)
 
-    def features(self, v0: Any, texts: Sequence[str], store: Any = None) -> np.ndarray:
+    def features(self, v0: ValueModel, texts: Sequence[str], store: FeatureStore | None = None) -> np.ndarray:
         """texts -> features (N, F) float32; encodes only the texts not cached (here or in ``store``)."""
         keys = [(v0.fingerprint, text_hash(t)) for t in texts]
         with self._lock:

@@ -6,10 +6,10 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 
 from router.policies import Policies
-from router.scoring.base import ScoreResult
+from router.scoring.base import OneByOne, ScoreResult
 
 
-class StandInScorer:
+class StandInScorer(OneByOne):
     """Placeholder scorer: P rises with a candidate's price rank from ``low`` to ``high``
     and drops by up to ``length_penalty`` for prompts up to ``long_chars`` characters."""
 

@@ -27,7 +27,6 @@ import logging
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 from sqlalchemy import Engine
@@ -40,6 +39,8 @@ from router.scoring.features import FeatureCache
 from router.scoring.base import ScoreQuery, ScoreResult
 from router.scoring.window import WindowRow, history_rows, needs_features, select_window
 from router.store import profile_crud
+from valuemodel.heads.base import ProfileState
+from valuemodel.protocol import ValueModel
 
 log = logging.getLogger(__name__)
 
@@ -48,15 +49,15 @@ log = logging.getLogger(__name__)
 class Built:
     version: int
     rows: int
-    state: Any  # valuemodel.ProfileState
-    features: Any = None  # (N, F) float32: a window loaded from the local profile cache
+    state: ProfileState
+    features: np.ndarray | None = None  # (N, F) float32: a window loaded from the local profile cache
     scores: tuple[float, ...] = ()
     prompts: tuple[str, ...] = ()  # a window read from the database: its features stay in the feature cache
     window: WindowSpec | None = None  # the window policy it was built with
 
 
 class V0Scorer:
-    def __init__(self, v0: Any, engine: Engine, *, features: FeatureCache | None = None,
+    def __init__(self, v0: ValueModel, engine: Engine, *, features: FeatureCache | None = None,
                  missing_p: float = 0.0, share_features: bool = True,
                  cache: ProfileCache | None = None) -> None:
         self.v0, self.engine = v0, engine
@@ -206,13 +207,13 @@ class V0Scorer:
         """P(success) of each text against one fitted state, encoded in batches. (Q,)"""
         out: list[float] = []
         for start in range(0, len(texts), batch_size):
-            query = self.v0.encode(list(texts[start:start + batch_size]))  # (b, F)
+            query = np.asarray(self.v0.encode(list(texts[start:start + batch_size])))  # (b, F)
             out.extend(float(x) for x in self.v0.predict([built.state], query)[0])
         return out
 
     def fit_inline(self, prompts: Sequence[str], scores: Sequence[float]) -> Built:
         """A state for a profile sent with the request (encoded now, not cached or stored)."""
-        feats = self.v0.encode(list(prompts))  # (N, F)
+        feats = np.asarray(self.v0.encode(list(prompts)))  # (N, F)
         return Built(0, len(prompts), self.v0.fit_profile(feats, list(scores)), None, tuple(scores))
 
     # ---- hot path -----------------------------------------------------------------------
@@ -231,7 +232,7 @@ class V0Scorer:
         scored = [i for i, k in enumerate(keys) if k]
         probs: dict[int, np.ndarray] = {}
         if scored:
-            feats = self.v0.encode([queries[i].text for i in scored])  # (S, F): one backbone pass per text
+            feats = np.asarray(self.v0.encode([queries[i].text for i in scored]))  # (S, F): one backbone pass per text
             row = {i: r for r, i in enumerate(scored)}
             groups: dict[tuple[tuple[str, int], ...], list[int]] = {}
             for i in scored:
