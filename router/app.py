@@ -41,6 +41,7 @@ from router.memory import release_startup_memory
 from router.plan import scored_plans
 from router.policies import load_policies
 from router.scoring.features import FeatureCache
+from router.serving.affinity import AffinityMap
 from router.scoring.prepared import load_prepared
 from router.scoring.profile_cache import ProfileCache
 from router.scoring.v0 import V0Scorer
@@ -213,6 +214,7 @@ def create_app(settings: Settings | None = None, *, scorer_factory: ScorerFactor
     app.state.explore_rng = random.Random(settings.explore_seed)
     app.state.answer_sinks = []  # router/serving's answered-request hook: sink.answered(AnsweredCall)
     app.state.builds = {}  # candidate -> (progress, task) of POST /admin/profiles/{model}/build
+    app.state.affinity = AffinityMap()  # conversations' recent answers on this replica (router/serving/affinity.py)
     install_error_handlers(app)
     install_openapi(app, [ChatCompletionRequest, ResponsesRequest, MessagesRequest, EmbeddingRequest, FeedbackRequest,
                           ClientKeyCreate, ClientKeyUpdate, DeleteRows, ReplayRequest, ScoreRequest, AllocateRequest,

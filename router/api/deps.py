@@ -112,7 +112,8 @@ def serving_context(request: Request, identity: ClientKeyDep, settings: Settings
     state = request.app.state
     return Context(state=state, runtime=state.watcher.runtime, guard=state.scoring_guard, writer=state.writer,
                    settings=settings, identity=identity, received=getattr(request.state, "v0_received", None),
-                   disconnected=request.is_disconnected)
+                   disconnected=request.is_disconnected,
+                   session=request.headers.get("x-v0-session") or None)
 
 
 ServingDep = Annotated[Context, Depends(serving_context)]

@@ -131,10 +131,12 @@ def to_chat(req: MessagesRequest) -> ChatCompletionRequest:
             tools.append({"type": "function", "function": {k: v for k, v in fn.items() if v is not None}})
     choice, parallel = _tool_choice(req.tool_choice)
     user = (req.metadata or {}).get("user_id")
+    session = (req.metadata or {}).get("session_id")  # conversation affinity (never forwarded)
     body = {"model": req.model, "messages": messages, "stream": req.stream, "max_tokens": req.max_tokens,
             "stop": req.stop_sequences, "temperature": req.temperature, "top_p": req.top_p, "tools": tools,
             "tool_choice": choice, "parallel_tool_calls": parallel, "user": user,
-            "v0_threshold": req.v0_threshold, **(req.model_extra or {})}
+            "v0_threshold": req.v0_threshold, "metadata": {"session_id": str(session)} if session else None,
+            **(req.model_extra or {})}
     return ChatCompletionRequest.model_validate({k: v for k, v in body.items() if v is not None})
 
 

@@ -12,11 +12,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from router.keys import Identity
-from router.plan import Plan, plan_request
+from router.plan import Plan
 from router.protocol import ChatCompletionRequest, GatewayError
 from router.runtime import Runtime
 from router.scoring.guard import ScoringGuard
 from router.serving.admission import admit, chat_ask
+from router.serving.affinity import plan_affine
 from router.serving.record import CallRecord, Sent
 from router.settings import Settings
 from router.upstream import UpstreamResult, UpstreamStream
@@ -34,6 +35,7 @@ class Context:
     identity: Identity
     received: float | None = None  # perf_counter at receipt (V0_DEBUG_TIMING)
     disconnected: Callable[[], Awaitable[bool]] | None = None  # whether the client has gone away
+    session: str | None = None  # the x-v0-session header (conversation affinity)
 
 
 @dataclass(frozen=True)
@@ -79,7 +81,8 @@ async def serve(ctx: Context, req: ChatCompletionRequest, *, surface: str,
     metrics = ctx.state.metrics
     try:
         draw = ctx.state.explore_rng.random()  # exploration's random input (policy ``explore``)
-        plan = await plan_request(req, ctx.runtime, ctx.guard, threshold=threshold, draw=draw)
+        plan, conversation, affinity = await plan_affine(ctx, req, threshold=threshold, draw=draw,
+                                                         session=ctx.session)
     except BaseException as exc:  # refused after admission (404, 400) or cancelled
         admission.settle(0, 0.0, "refused" if isinstance(exc, GatewayError) else "client_closed")
         raise
@@ -87,8 +90,8 @@ async def serve(ctx: Context, req: ChatCompletionRequest, *, surface: str,
     if plan.fallback_reason:
         metrics.scorer_fallbacks.labels(plan.fallback_reason).inc()
     sent = Sent.chat(surface, req, plan)
-    record = CallRecord(ctx.state, ctx.writer, plan, sent, admission, ctx.identity, started)
-    extra: dict[str, str] = {}
+    record = CallRecord(ctx.state, ctx.writer, plan, sent, admission, ctx.identity, started, conversation)
+    extra: dict[str, str] = {"x-v0-affinity": affinity} if affinity else {}
     if ctx.settings.debug_timing:  # request receipt (timing middleware) -> the upstream call
         received = ctx.received if ctx.received is not None else started
         extra["x-v0-overhead-ms"] = f"{(time.perf_counter() - received) * 1000:.3f}"

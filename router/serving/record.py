@@ -40,9 +40,10 @@ class Sent:
 
 class CallRecord:
     def __init__(self, state: Any, writer: Any, plan: Plan, sent: Sent, admission: Admission,
-                 identity: Identity, started: float) -> None:
+                 identity: Identity, started: float, conversation: str | None = None) -> None:
         self.state, self.writer, self.plan, self.sent = state, writer, plan, sent
         self.admission, self.identity, self.started = admission, identity, started
+        self.conversation = conversation  # the conversation key (affinity), recorded on the row
         self.upstream_started: float | None = None  # set when the upstream call starts
         self.done = False
 
@@ -61,7 +62,8 @@ class CallRecord:
                         for e in plan.estimates],
             profile_versions=plan.profile_versions or None,
             client_key_id=self.identity.key_id, routing_text=plan.routing_text,
-            explore_rate=plan.explore_rate, propensity=plan.propensity,
+            explore_rate=plan.explore_rate, propensity=plan.propensity, surface=self.sent.surface,
+            conversation_key=self.conversation,
             latency_ms=round((time.perf_counter() - self.started) * 1000, 3), **outcome))
 
     def succeeded(self, result: UpstreamResult, *, sinks: bool = True) -> None:
@@ -72,6 +74,8 @@ class CallRecord:
         # no usage reported: the reservation is what is known
         cost = result.cost_usd if result.cost_usd is not None else self.admission.ask.usd
         self.admission.settle(result.tokens, cost, "ok", self.plan.decision_id)
+        if self.conversation is not None and getattr(self.state, "affinity", None) is not None:
+            self.state.affinity.remember(self.conversation, result.answered)
         if sinks:
             notify(getattr(self.state, "answer_sinks", ()), self.answered_call(result))
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime, timezone
 from typing import Any
 
-from sqlalchemy import JSON, Column, DateTime, Text
+from sqlalchemy import JSON, Column, DateTime, Index, Text
 from pydantic import field_validator
 from sqlmodel import Field, SQLModel
 
@@ -52,6 +52,10 @@ class DecisionBase(SQLModel):
     judge_score: float | None = None
     judge_model: str | None = Field(default=None, max_length=256)
     judge_cost_usd: float | None = None
+    # The API surface the request came in on: chat, responses, messages, embeddings.
+    surface: str = Field(default="chat", max_length=16)
+    # The conversation this turn belongs to (router/serving/affinity.py); indexed with created_at.
+    conversation_key: str | None = Field(default=None, max_length=64)
 
 
 INT32_MAX = 2**31 - 1  # the token columns' type (PostgreSQL integer)
@@ -71,4 +75,5 @@ class DecisionCreate(DecisionBase):
 
 
 class Decision(DecisionBase, table=True):
+    __table_args__ = (Index("ix_decision_conversation_key", "conversation_key", "created_at"),)
     id: str = Field(primary_key=True, max_length=32)
