@@ -33,7 +33,7 @@ def main() -> None:
     ap.add_argument("--json", default=None)
     args = ap.parse_args()
     opts = argparse.Namespace(profile_size=256, group_size=8, pool_size=32, trials=10, folds=4,
-                              repeats=args.repeats, history_draws=20)
+                              repeats=args.repeats, history_draws=20, history=[0, 2, 4], evidence_scale=1.0)
     v0, ds = V0.load(), load_dataset(args.data)
     feats = encode_all(v0, [ds])
     bases = sorted({m.split("@")[0] for m in ds.models})

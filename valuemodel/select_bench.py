@@ -55,6 +55,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--folds", type=int, default=4, help="prompt-disjoint folds (context set, prior fit)")
     parser.add_argument("--repeats", type=int, default=3, help="profile draws and pool cuts (seeds) averaged")
     parser.add_argument("--history-draws", type=int, default=20, help="simulated histories per prompt")
+    parser.add_argument("--history", type=int, nargs="+", default=list(HISTORY), metavar="K",
+                        help="past rollouts per prompt to simulate (0 = none)")
+    parser.add_argument("--evidence-scale", type=float, default=1.0,
+                        help="multiply both priors' fitted strengths (to check the fit)")
     parser.add_argument("--weights", default=None, help="V0 checkpoint folder (default: the shipped weights)")
     parser.add_argument("--head", default=None, help="V0 head (default: the checkpoint's)")
     parser.add_argument("--json", default=None, metavar="PATH", help="write the results here")
@@ -123,7 +127,8 @@ def score_task(v0: V0, feats, task: Task, args, seed: int) -> tuple[dict[str, di
     pick = draw(len(task.prof_ids), args.profile_size, seed, zlib.crc32(task.policy.encode()))
     prof_ids, prof_y = [task.prof_ids[i] for i in pick], task.prof_y[pick]
     p_hat = predict(v0, feats, prof_ids, prof_y, task.eval_ids)
-    prior_v0, prior_hist = fit_priors(v0, feats, prof_ids, prof_y, args, seed)
+    prior_v0, prior_hist = (Posterior(p.evidence * args.evidence_scale, p.shrink)
+                            for p in fit_priors(v0, feats, prof_ids, prof_y, args, seed))
     mean = float(prof_y.mean())
     value = np.array([informative([t], [g]) for t in y])  # (n,) true P(informative)
     rng = np.random.default_rng([seed, 11, zlib.crc32(task.policy.encode())])
@@ -132,7 +137,7 @@ def score_task(v0: V0, feats, task: Task, args, seed: int) -> tuple[dict[str, di
         "v0": [p_informative(p_hat, g, posterior=prior_v0, prior_mean=mean)[1]],
         "v0_near_half": [-np.abs(p_hat - 0.5)],
         "oracle": [value]}
-    for k in HISTORY:
+    for k in args.history:
         sims = rng.binomial(k, np.clip(y, 0, 1)[None, :], size=(args.history_draws if k else 1, len(y)))
         for name, p, prior in (("history", np.full(len(y), mean), prior_hist), ("v0_history", p_hat, prior_v0)):
             scores[f"{name}_k{k}"] = [p_informative(p, g, posterior=prior, prior_mean=mean, successes=s,
@@ -181,7 +186,7 @@ def evaluate(v0: V0, feats, tasks: list[Task], args) -> dict:
             f"k{k}": [round(float(x), 4) for x in (
                 per_prompt[f"v0_history_k{k}"].sum() / per_prompt[f"history_k{k}"].sum(),
                 *np.quantile(per_prompt[f"v0_history_k{k}"][boot].sum(1) / per_prompt[f"history_k{k}"][boot].sum(1),
-                             [0.05, 0.95]))] for k in HISTORY if k}
+                             [0.05, 0.95]))] for k in args.history if k}
     result["prior"] = {p: {k: round(float(np.nanmean([x[k] for x in v])), 3) for k in v[0]} for p, v in priors.items()}
     result["n_prompts"] = n
     return result
@@ -236,8 +241,8 @@ def run(args: argparse.Namespace) -> int:
     else:
         result = evaluate(v0, feats, held_out_tasks(profiles, ev, models), args)
         result["note"] = "eval rows, profiles from --profiles (eval prompts removed)"
-    result["settings"] = {k: getattr(args, k) for k in ("profile_size", "group_size", "pool_size", "trials",
-                                                        "folds", "repeats", "history_draws")}
+    result["settings"] = {k: getattr(args, k) for k in ("profile_size", "group_size", "pool_size", "trials", "folds",
+                                                        "repeats", "history_draws", "history", "evidence_scale")}
     result["elapsed_s"] = round(time.time() - t0, 1)
     print_result(result)
     if args.json:
