@@ -56,3 +56,19 @@ def test_bench_select_json(tmp_path: Path, capsys) -> None:
             assert set(result["gain_over_history"][keep]) == {"k2", "k4"}
     assert set(r["prior"]) == {"A@16", "B@16"}
     assert "expected informative groups" in capsys.readouterr().out
+
+
+def test_bench_select_on_a_separate_eval_set(tmp_path: Path) -> None:
+    data, held, out = tmp_path / "set", tmp_path / "held", tmp_path / "held.json"
+    write_set(data)
+    held.mkdir()
+    for name in ("prompts.jsonl", "train.csv"):  # held-out rows in DAPO-Math's layout
+        (held / name).write_text((data / name).read_text())
+    assert main(["bench", "select", "--profiles", str(data), "--eval", str(held), "--profile-size", "16",
+                 "--pool-size", "12", "--folds", "2", "--repeats", "1", "--history-draws", "2",
+                 "--history", "0", "2", "--json", str(out)]) == 0
+    r = json.loads(out.read_text())
+    assert r["n_prompts"] == 24 and "sets" not in r and r["note"].startswith("train rows of --eval")
+    assert set(r["keep_0.25"]) == {"random", "v0", "v0_near_half", "oracle", "history_k0", "v0_history_k0",
+                                   "history_k2", "v0_history_k2"}
+    assert r["keep_0.5"]["history_k0"] == pytest.approx(r["keep_0.5"]["random"], abs=1e-3)

@@ -18,8 +18,9 @@ pass rates y: sum 1 - y^G - (1 - y)^G. Selectors (``valuemodel.allocate.select``
 Ties are scored at their expectation. Sets: with --profiles and --eval the same DAPO-Math
 folder, ``context`` (the context rows in --folds prompt-disjoint folds: each fold predicted
 from a profile drawn from the other folds) at the top level and ``train`` (the train rows,
-profiles from the context rows) under "sets"; otherwise the --eval rows, profiles from
---profiles (prompts of --eval removed). Intervals: 90 % paired bootstrap over prompts of the
+profiles from the context rows) under "sets"; otherwise the --eval rows (its train rows when it
+has DAPO-Math's parts), profiles from --profiles (its context rows when it has them; prompts of
+--eval removed). Intervals: 90 % paired bootstrap over prompts of the
 ratio to random, and of the combined prior to history alone ("gain_over_history": [ratio, 5 %,
 95 %]). JSON: {"keep_0.25": {"random": groups, "v0": groups, ...}, ..., "ratio": ..., "ci90": ...,
 "gain_over_history": ..., "prior": ..., "sets": {...}}.
@@ -209,11 +210,11 @@ def context_tasks(ds: Dataset, models: list[str], folds: int, source: dict[str, 
 def held_out_tasks(profiles: Dataset, ev: Dataset, models: list[str], part: str | None = None,
                    source: dict[str, str] | None = None) -> list[Task]:
     """Each policy's --eval rows (``part`` of them); profiles from ``source[policy]``'s rows of
-    --profiles (its context rows when ``part`` is given), the eval prompts removed."""
+    --profiles (its context rows in DAPO-Math's layout), the eval prompts removed."""
     tasks = []
     for model in models:
         ids, y = rows(ev, model, part)
-        src_ids, src_y = rows(profiles, (source or {}).get(model, model), "context" if part else None)
+        src_ids, src_y = rows(profiles, (source or {}).get(model, model), "context")
         held = set(ids)
         keep = np.array([p not in held for p in src_ids])
         tasks.append(Task(model, [p for p, k in zip(src_ids, keep) if k], src_y[keep], ids, y))
@@ -239,8 +240,11 @@ def run(args: argparse.Namespace) -> int:
         result["sets"] = {"train": evaluate(v0, feats, held_out_tasks(ev, ev, models, "train"), args)}
         result["sets"]["train"]["note"] = "train rows, profiles from the context rows"
     else:
-        result = evaluate(v0, feats, held_out_tasks(profiles, ev, models), args)
-        result["note"] = "eval rows, profiles from --profiles (eval prompts removed)"
+        parts = set(ev.outcomes["part"]) if "part" in ev.outcomes.columns else set()
+        part = "train" if "train" in parts else None  # DAPO-Math's layout: its train rows are the eval rows
+        result = evaluate(v0, feats, held_out_tasks(profiles, ev, models, part), args)
+        result["note"] = (f"{part or 'all'} rows of --eval, profiles from --profiles "
+                          "(its context rows in DAPO-Math's layout; eval prompts removed)")
     result["settings"] = {k: getattr(args, k) for k in ("profile_size", "group_size", "pool_size", "trials", "folds",
                                                         "repeats", "history_draws", "history", "evidence_scale")}
     result["elapsed_s"] = round(time.time() - t0, 1)
