@@ -89,3 +89,18 @@ def test_debug_timing_header(serve_app, tmp_path, database_url, upstream):
     served = start_gateway(serve_app, tmp_path, database_url, upstream.base_url, debug_timing=True)
     raw = client(served).chat.completions.with_raw_response.create(model="auto", messages=MESSAGES)
     assert 0 < float(raw.headers["x-v0-overhead-ms"]) < 10_000
+
+
+@pytest.mark.parametrize("surface, body", [
+    ("responses", {"model": "router/balanced", "input": "Say hi", "instructions": "be brief"}),
+    ("messages", {"model": "router/balanced", "max_tokens": 8, "system": "be brief",
+                  "messages": [{"role": "user", "content": [{"type": "text", "text": "Say hi"}]}]}),
+])
+def test_route_dry_runs_responses_and_messages_bodies(gateway, surface, body):
+    chat = {"model": "router/balanced", "messages": [{"role": "system", "content": "be brief"},
+                                                     {"role": "user", "content": "Say hi"}]}
+    want = httpx.post(gateway.base_url + "/v1/route", json=chat).json()
+    got = httpx.post(gateway.base_url + f"/v1/route?surface={surface}", json=body)
+    assert got.status_code == 200 and got.json() == want
+    bad = httpx.post(gateway.base_url + "/v1/route?surface=carrier-pigeon", json=body)
+    assert (bad.status_code, bad.json()["error"]["param"]) == (400, "query.surface")
