@@ -4,42 +4,20 @@ OpenAI envelope that computes nothing."""
 
 from __future__ import annotations
 
-from typing import Any
-
 import httpx
 import numpy as np
 import pytest
 
-from profiles_support import arithmetic, policies_yaml, start_v0_gateway, translation, upload
+from profiles_support import arithmetic, translation, upload
+from rollouts_support import PROFILE, inline, post, start
 from valuemodel.allocate import Posterior, allocate, allocate_robust, informative, uniform
 
-KEY = "rl-key"
-UNUSED_UPSTREAM = "http://127.0.0.1:9/v1"  # never called: these endpoints call no model
-PROFILE = [(arithmetic(i), 0.1) for i in range(12)] + [(translation(i), 0.9) for i in range(12)]
 PROMPTS = [arithmetic(100), translation(100), arithmetic(101), translation(101), arithmetic(102)]
 
 
 @pytest.fixture
 def gateway(serve_app, tmp_path, v0, feature_cache):
-    return _start(serve_app, tmp_path, v0, feature_cache)
-
-
-def _start(serve_app, tmp_path, v0, feature_cache, **settings: Any):
-    from router.migrate import upgrade
-
-    url = f"sqlite:///{tmp_path / 'g.db'}"
-    upgrade(url)
-    return start_v0_gateway(serve_app, tmp_path, url, policies_yaml(UNUSED_UPSTREAM), v0=v0, features=feature_cache,
-                            seed_profiles=False, client_keys=KEY, score_max_prompts=24, **settings)
-
-
-def post(served, path: str, body: Any, key: str | None = KEY) -> httpx.Response:
-    headers = {"Authorization": f"Bearer {key}"} if key else {}
-    return httpx.post(served.base_url + path, json=body, headers=headers, timeout=120)
-
-
-def inline() -> list[dict[str, Any]]:
-    return [{"prompt": p, "score": s} for p, s in PROFILE]
+    return start(serve_app, tmp_path, v0, feature_cache)
 
 
 def library_p(v0, rows: list[tuple[str, float]], prompts: list[str]) -> np.ndarray:
@@ -144,6 +122,6 @@ def test_client_key_and_openapi(gateway):
 
 
 def test_stand_in_scorer_has_no_v0(serve_app, tmp_path, feature_cache):
-    served = _start(serve_app, tmp_path, None, feature_cache, scorer="stand-in")
+    served = start(serve_app, tmp_path, None, feature_cache, scorer="stand-in")
     r = post(served, "/v1/score", {"profile": inline(), "prompts": PROMPTS})
     assert (r.status_code, r.json()["error"]["code"]) == (503, "v0_unavailable")

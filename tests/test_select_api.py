@@ -13,38 +13,18 @@ import httpx
 import numpy as np
 import pytest
 
-from profiles_support import ADMIN_KEY, arithmetic, policies_yaml, start_v0_gateway, translation, upload
+from profiles_support import ADMIN_KEY, arithmetic, translation, upload
+from rollouts_support import KEY, PROFILE, inline, post, start
 from router.rl_client import SelectionClient
 from valuemodel.allocate import Posterior, select
 
-KEY = "rl-key"
-UNUSED_UPSTREAM = "http://127.0.0.1:9/v1"  # never called: this endpoint calls no model
-PROFILE = [(arithmetic(i), 0.1) for i in range(12)] + [(translation(i), 0.9) for i in range(12)]
 POOL = [("a0", arithmetic(100)), ("t0", translation(100)), ("a1", arithmetic(101)), ("t1", translation(101)),
         ("a2", arithmetic(102))]
 
 
 @pytest.fixture
 def gateway(serve_app, tmp_path, v0, feature_cache):
-    return _start(serve_app, tmp_path, v0, feature_cache)
-
-
-def _start(serve_app, tmp_path, v0, feature_cache, **settings: Any):
-    from router.migrate import upgrade
-
-    url = f"sqlite:///{tmp_path / 'g.db'}"
-    upgrade(url)
-    return start_v0_gateway(serve_app, tmp_path, url, policies_yaml(UNUSED_UPSTREAM), v0=v0, features=feature_cache,
-                            seed_profiles=False, client_keys=KEY, score_max_prompts=24, **settings)
-
-
-def post(served, path: str, body: Any, key: str | None = KEY) -> httpx.Response:
-    headers = {"Authorization": f"Bearer {key}"} if key else {}
-    return httpx.post(served.base_url + path, json=body, headers=headers, timeout=120)
-
-
-def inline(rows=PROFILE) -> list[dict[str, Any]]:
-    return [{"prompt": p, "score": s} for p, s in rows]
+    return start(serve_app, tmp_path, v0, feature_cache)
 
 
 def pool(history: dict[str, tuple[int, int]] | None = None) -> list[dict[str, Any]]:

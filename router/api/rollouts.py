@@ -36,18 +36,21 @@ class ProfileRow(BaseModel):
     score: float = Field(ge=0, le=1, allow_inf_nan=False)
 
 
-class ScoreRequest(BaseModel):
+class ProfileSource(BaseModel):
     """Exactly one of ``model`` (a candidate's stored profile) and ``profile`` (inline rows)."""
     model_config = ConfigDict(extra="forbid")
     model: str | None = Field(default=None, min_length=1, max_length=256)
     profile: list[ProfileRow] | None = Field(default=None, min_length=1)
-    prompts: list[Text] = Field(min_length=1)
 
     @model_validator(mode="after")
-    def _one_profile(self) -> "ScoreRequest":
+    def _one_profile(self) -> "ProfileSource":
         if (self.model is None) == (self.profile is None):
             raise ValueError("give exactly one of 'model' (a candidate) and 'profile' (graded prompts)")
         return self
+
+
+class ScoreRequest(ProfileSource):
+    prompts: list[Text] = Field(min_length=1)
 
 
 class AllocateRequest(ScoreRequest):

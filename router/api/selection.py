@@ -16,7 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from router.api.deps import AdmittedClientDep, RuntimeDep, SettingsDep
 from router.api.openapi import request_body
-from router.api.rollouts import ProfileRow, ScoreRequest, Text, _predict, _reader, _scorer
+from router.api.rollouts import ProfileSource, ScoreRequest, Text, _predict, _reader, _scorer
 from router.protocol import GatewayError
 from router.settings import Settings
 from router.store.executor import run_scoring
@@ -45,22 +45,12 @@ class PoolPrompt(BaseModel):
     history: History | None = None
 
 
-class SelectRequest(BaseModel):
-    """Exactly one of ``model`` (a candidate's stored profile) and ``profile`` (inline rows)."""
-    model_config = ConfigDict(extra="forbid")
-    model: str | None = Field(default=None, min_length=1, max_length=256)
-    profile: list[ProfileRow] | None = Field(default=None, min_length=1)
+class SelectRequest(ProfileSource):
     pool: list[PoolPrompt] = Field(min_length=1)
     batch_size: int = Field(ge=1)
     group_size: int = Field(default=8, ge=2, le=4096)  # rollouts each chosen prompt will get
     evidence: float | None = Field(default=None, gt=0, le=1e6, allow_inf_nan=False)  # default: setting
     shrink: float | None = Field(default=None, ge=0, le=1, allow_inf_nan=False)  # toward the profile mean
-
-    @model_validator(mode="after")
-    def _one_profile(self) -> "SelectRequest":
-        if (self.model is None) == (self.profile is None):
-            raise ValueError("give exactly one of 'model' (a candidate) and 'profile' (graded prompts)")
-        return self
 
 
 class Chosen(BaseModel):
