@@ -18,6 +18,7 @@ COMMANDS: dict[tuple[str, ...], tuple[str, str]] = {
     ("train-difficulty",): ("valuemodel.difficulty_train", "fit the shared-difficulty head into a checkpoint"),
     ("bench", "value"): ("valuemodel.evaluate", "benchmark value-model quality"),
     ("bench", "routing"): ("router.evaluation.routing_bench", "benchmark routing quality"),
+    ("bench", "online"): ("router.evaluation.online", "replay a stream: does routing learn the deployment"),
     ("bench", "allocate"): ("valuemodel.allocate_bench", "benchmark RL rollout budgets"),
     ("bench", "select"): ("valuemodel.select_bench", "benchmark RL prompt selection"),
     ("profile", "build"): ("router.grading.build_cli", "build a candidate's profile: the shipped prompts, graded by the judge"),

@@ -26,6 +26,14 @@ def test_shadow_ties_are_random_and_seeded():
     assert picks == [shadow_candidate("a", ["a", "b", "c", "d"], rows, random.Random(s)) for s in range(40)]
 
 
+def test_shadow_stays_within_its_budget():
+    rows = {"a": 300, "b": 0, "c": 40, "d": 50}
+    costs = {"a": 0.001, "b": 0.05, "c": 0.002, "d": 0.001}
+    assert shadow_candidate("a", ["a", "b", "c", "d"], rows, random.Random(0), costs=costs, budget=0.01) == "c"
+    assert shadow_candidate("a", ["a", "b", "c", "d"], rows, random.Random(0), costs=costs, budget=0.0005) is None
+    assert uniform_shadow_candidate("a", ["a", "b", "c"], rows, random.Random(0), costs=costs, budget=0.01) == "c"
+
+
 def test_no_shadow_without_another_candidate():
     assert shadow_candidate("a", ["a"], {}, random.Random(0)) is None
     assert uniform_shadow_candidate("a", ["a"], {}, random.Random(0)) is None

@@ -96,6 +96,21 @@ def v2_tiers(probs: np.ndarray, threshold: float) -> np.ndarray:
     return np.where(clears.any(axis=1), np.argmax(clears, axis=1), len(COMPLEXITY_TIERS) - 1)
 
 
+def complexity_v2_points(texts: Sequence[str], expected: np.ndarray, cost: np.ndarray,
+                         score: np.ndarray) -> tuple[np.ndarray, np.ndarray, int]:
+    """Every success threshold heuristic_v2 distinguishes x every monotone tier -> model mapping:
+    (costs, qualities, number of thresholds); the curve is their hull."""
+    probs = complexity_v2_probabilities(texts)
+    ts = np.unique(probs)
+    ts = np.append(ts, np.nextafter(ts[-1], np.inf))
+    pc, pq = [], []
+    for t in ts:
+        curve, _ = tier_mappings(v2_tiers(probs, t), expected, cost, score)
+        pc.append(curve.cost)
+        pq.append(curve.quality)
+    return np.concatenate(pc), np.concatenate(pq), int(len(ts))
+
+
 def tier_mappings(tiers: np.ndarray, expected: np.ndarray, cost: np.ndarray, score: np.ndarray) -> tuple[Curve, list[tuple[int, ...]]]:
     """One operating point per monotone tier -> model mapping (models sorted by mean expected
     cost). Returns the curve (knob value = mapping number) and the mappings as model indices."""

@@ -167,18 +167,12 @@ def run(args) -> int:
                                          "quality_at_10pct": None, "quality_at_25pct": None}
 
     try:
-        probs = baselines.complexity_v2_probabilities([ev.prompts[p] for p in mats.prompt_ids])
-        ts = np.unique(probs)
-        ts = np.append(ts, np.nextafter(ts[-1], np.inf))
-        pc, pq = [], []
-        for t in ts:
-            curve, _ = baselines.tier_mappings(baselines.v2_tiers(probs, t), mats.expected, mats.cost, mats.score)
-            pc.append(curve.cost)
-            pq.append(curve.quality)
-        add("litellm-complexity-v2", np.concatenate(pc), np.concatenate(pq),
+        pc, pq, n_thresholds = baselines.complexity_v2_points([ev.prompts[p] for p in mats.prompt_ids],
+                                                              mats.expected, mats.cost, mats.score)
+        add("litellm-complexity-v2", pc, pq,
             classifier="litellm ComplexityRouter, classifier_type heuristic_v2 (bundled statistics, no network)",
             mapping_rule="every success threshold it distinguishes x every monotone tier->model mapping; curve = their hull, chosen on the eval prompts",
-            n_thresholds=int(len(ts)))
+            n_thresholds=n_thresholds)
     except Exception as exc:
         routers["litellm-complexity-v2"] = {"available": False, "reason": f"{type(exc).__name__}: {exc}",
                                             "aiq": None, "cost_pct_at_strongest_quality": None,

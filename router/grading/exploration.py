@@ -8,8 +8,9 @@ request path, so that candidate's profile gets a graded row the router would not
 for (under bandit feedback only the chosen model is ever graded; the others' profiles freeze).
 The choice is the *least-profiled* other candidate (fewest profile rows), ties broken at random:
 a candidate added yesterday gets rows first, then every candidate in turn. Measured in
-``bench online`` against a uniform choice (docs/BENCHMARKS.md): with 0 rows a new model got
-a profile within the first hundred requests only with the least-profiled rule.
+``bench online`` against a uniform choice (docs/BENCHMARKS.md). Shadow spend is capped: with a
+budget (what the shadow call may spend, e.g. what is left of a share of the answers' spend) only
+candidates whose expected cost fits are eligible.
 
 Cold-start prior. A candidate with no profile rows has no V0 state. Instead of P = 0 (only ever
 the fallback, never tried) it gets a prior from its *price tier*: the P that V0 gives, for this
@@ -36,10 +37,13 @@ MIN_ROWS = 32  # from this many profile rows on, V0's prediction alone
 
 
 def shadow_candidate(chosen: str, candidates: Sequence[str], profile_rows: Mapping[str, int],
-                     rng: random.Random) -> str | None:
+                     rng: random.Random, *, costs: Mapping[str, float] | None = None,
+                     budget: float | None = None) -> str | None:
     """The candidate to shadow-call besides ``chosen``: the one with the fewest profile rows
-    (missing from ``profile_rows`` = 0), ties at random; None when there is no other candidate."""
-    others = [c for c in candidates if c != chosen]
+    (missing from ``profile_rows`` = 0), ties at random; None when there is no other candidate.
+    With ``costs`` (candidate -> expected USD of this call) and ``budget`` (USD the shadow call
+    may spend), only candidates within the budget count (None when none is)."""
+    others = _affordable([c for c in candidates if c != chosen], costs, budget)
     if not others:
         return None
     fewest = min(profile_rows.get(c, 0) for c in others)
@@ -48,10 +52,17 @@ def shadow_candidate(chosen: str, candidates: Sequence[str], profile_rows: Mappi
 
 
 def uniform_shadow_candidate(chosen: str, candidates: Sequence[str], profile_rows: Mapping[str, int],
-                             rng: random.Random) -> str | None:
-    """The baseline rule (for measurement): any other candidate, uniformly."""
-    others = [c for c in candidates if c != chosen]
+                             rng: random.Random, *, costs: Mapping[str, float] | None = None,
+                             budget: float | None = None) -> str | None:
+    """The baseline rule (for measurement): any other candidate within the budget, uniformly."""
+    others = _affordable([c for c in candidates if c != chosen], costs, budget)
     return rng.choice(others) if others else None
+
+
+def _affordable(names: list[str], costs: Mapping[str, float] | None, budget: float | None) -> list[str]:
+    if costs is None or budget is None:
+        return names
+    return [c for c in names if costs.get(c, 0.0) <= budget]
 
 
 SHADOW_RULES = {"least-profiled": shadow_candidate, "uniform": uniform_shadow_candidate}

@@ -19,6 +19,7 @@ Each returns indices into the candidate rows (given oldest first), in ascending 
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -97,13 +98,25 @@ def _decay(rows: Sequence[WindowRow], size: int, half_life: float) -> list[int]:
     return sorted(int(i) for i in np.argsort(-keys)[:size])
 
 
+PROJECTED_DIM = 64
+
+
+@functools.lru_cache(maxsize=4)
+def _projection(dim: int) -> np.ndarray:
+    """(dim, PROJECTED_DIM) Gaussian, scaled; the same for every call with this ``dim``."""
+    return (np.random.default_rng(dim).normal(size=(dim, PROJECTED_DIM)) / np.sqrt(PROJECTED_DIM)).astype(np.float32)
+
+
 def kmeans_labels(x: np.ndarray, k: int, *, iterations: int = 12) -> np.ndarray:
-    """k-means cluster of each row of ``x`` (N, F); k-means++ start from a fixed seed, so the
-    same rows always give the same clusters. (N,) int labels."""
+    """k-means cluster of each row of ``x`` (N, F) in cosine geometry (wide features through a
+    fixed random projection to PROJECTED_DIM dimensions); k-means++ start from a fixed seed, so
+    the same rows always give the same clusters. (N,) int labels."""
     n = len(x)
     if k <= 1 or n <= 1:
         return np.zeros(n, dtype=int)
     x = x / np.maximum(np.linalg.norm(x, axis=1, keepdims=True), 1e-12)  # (N, F) cosine geometry
+    if x.shape[1] > PROJECTED_DIM:  # a fixed random projection keeps distances, at a fraction of the cost
+        x = x @ _projection(x.shape[1])  # (N, P)
     rng = np.random.default_rng(0)
     centres = [x[int(rng.integers(n))]]
     d2 = np.sum((x - centres[0]) ** 2, axis=1)  # (N,)
