@@ -5,7 +5,8 @@ each request's plan), ``decide_plan`` (expected costs and the pure decision). ``
 time limit, a circuit breaker and a bounded queue (``router/scoring/guard.py``), batched with the
 other requests waiting for scores (``scored_plans``, ``router/scoring/batcher.py``). The threshold is
 the request's override (header ``x-v0-threshold`` or body ``v0_threshold``) when given, else the
-policy's. ``draw`` is the
+policy's spend controller's (a policy with ``target_cost_share`` or ``target_usd_per_1k``,
+router/spend.py; ``observe_spend`` feeds it each answered request's cost), else the policy's. ``draw`` is the
 uniform random number exploration uses (the policy's ``explore`` rate); without one
 (``POST /v1/route``), or when the scores are not real, nothing is explored.
 """
@@ -46,6 +47,7 @@ class Plan:
     fallback_reason: str | None = None  # the scores were not real: why (see ScoreResult)
     explore_rate: float | None = None  # routed: the policy's exploration rate applied
     propensity: float | None = None  # routed: probability of this choice given the scores
+    threshold_source: str | None = None  # routed: "policy", "request" (override) or "spend_target"
 
 
 def new_decision_id() -> str:
@@ -74,6 +76,7 @@ class Target:
     text: str
     threshold: float
     extras: frozenset[str]
+    threshold_source: str = "policy"
 
 
 def resolve(req: ChatCompletionRequest, runtime: Runtime, *, threshold: float | None = None) -> Plan | Target:
@@ -99,8 +102,12 @@ def resolve(req: ChatCompletionRequest, runtime: Runtime, *, threshold: float | 
         raise GatewayError(404, f"The policy '{policy_name}' does not exist (GET /v1/models).",
                            param="model", code="policy_not_found")
     extras = allowed_extras(req, policies, policy.candidates)
-    return Target(req.model, policy_name, policy, text, policy.threshold if threshold is None else threshold,
-                  extras)
+    controller = runtime.spend.get(policy_name)
+    if threshold is not None:
+        return Target(req.model, policy_name, policy, text, threshold, extras, "request")
+    if controller is not None:
+        return Target(req.model, policy_name, policy, text, controller.threshold, extras, "spend_target")
+    return Target(req.model, policy_name, policy, text, policy.threshold, extras)
 
 
 def decide_plan(req: ChatCompletionRequest, target: Target, runtime: Runtime, scored: ScoreResult,
@@ -125,7 +132,21 @@ def decide_plan(req: ChatCompletionRequest, target: Target, runtime: Runtime, sc
     return Plan(new_decision_id(), req.model, target.policy_name, decision.chosen, target.text, decision.fallbacks,
                 decision.estimates, target.threshold, decision.p_success,
                 scored.fallback_reason or decision.reason, dict(scored.profile_versions), policy.strategy,
-                tokens, target.extras, scored.fallback_reason, rate, decision.propensity)
+                tokens, target.extras, scored.fallback_reason, rate, decision.propensity, target.threshold_source)
+
+
+def observe_spend(runtime: Runtime, plan: Plan, answered: str | None, cost_usd: float | None) -> None:
+    """An answered routed request's cost for its policy's spend controller (if it has one). What
+    the policy's strongest candidate (its fallback) would have cost is its expected cost, scaled
+    by the answered candidate's realised / expected cost (the same answer length)."""
+    controller = runtime.spend.get(plan.policy or "")
+    if controller is None or cost_usd is None:
+        return
+    policy = runtime.policies.policies[plan.policy or ""]
+    expected = {e.name: e.expected_cost for e in plan.estimates}
+    mine = expected.get(answered or plan.chosen, 0.0)
+    scale = cost_usd / mine if mine > 0 else 1.0
+    controller.observe(cost=cost_usd, strongest_cost=expected.get(policy.fallback, 0.0) * scale)
 
 
 @dataclass(frozen=True)

@@ -121,6 +121,12 @@ class PolicySpec(_Strict):
     window: WindowSpec = Field(default_factory=WindowSpec)
     affinity: AffinitySpec = Field(default_factory=AffinitySpec)
     grading: GradingOverride | None = None  # replaces the file's grading settings for this policy
+    # Spend target (router/spend.py): the threshold moves within threshold_bounds so that realised
+    # cost holds this share of always using the fallback (the strongest candidate), or this USD
+    # per 1,000 answered requests. At most one of the two.
+    target_cost_share: float | None = Field(default=None, gt=0, le=1)
+    target_usd_per_1k: float | None = Field(default=None, gt=0)
+    threshold_bounds: tuple[float, float] = (0.0, 1.0)
 
 
 class FeedbackSpec(_Strict):
@@ -262,6 +268,13 @@ def _check_references(spec: PolicyFile, path: str | Path, lines: dict[tuple[str,
         if policy.overload_fallback is not None and policy.overload_fallback not in policy.candidates:
             fail(("policies", pname, "overload_fallback"),
                  f"policy {pname!r}: overload_fallback {policy.overload_fallback!r} is not one of its candidates")
+        if policy.target_cost_share is not None and policy.target_usd_per_1k is not None:
+            fail(("policies", pname, "target_usd_per_1k"),
+                 f"policy {pname!r}: set target_cost_share or target_usd_per_1k, not both")
+        low, high = policy.threshold_bounds
+        if not 0 <= low <= high <= 1:
+            fail(("policies", pname, "threshold_bounds"),
+                 f"policy {pname!r}: threshold_bounds must be [low, high] with 0 <= low <= high <= 1")
         if policy.fallback not in policy.candidates:
             fail(("policies", pname, "fallback"),
                  f"policy {pname!r}: fallback {policy.fallback!r} is not one of its candidates")

@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from router.policies import Policies, PolicyError, load_policies
 from router.scoring.base import Scorer
 from router.scoring.stand_in import stand_in_scorer
+from router.spend import SpendController
 from router.upstream import Upstream
 
 log = logging.getLogger(__name__)
@@ -27,13 +28,24 @@ class Runtime:
     policies: Policies
     upstream: Upstream
     scorer: Scorer
+    # policy name -> its spend controller (policies with a spend target); restarts on a reload
+    spend: dict[str, SpendController] = field(default_factory=dict)
 
 
 def build_runtime(path: str | Path, scorer_factory: ScorerFactory = stand_in_scorer,
                   policies: Policies | None = None) -> Runtime:
     """The runtime of the file at ``path`` (``policies``: that file, already parsed)."""
     policies = policies if policies is not None else load_policies(path)
-    return Runtime(policies=policies, upstream=Upstream(policies), scorer=scorer_factory(policies))
+    return Runtime(policies=policies, upstream=Upstream(policies), scorer=scorer_factory(policies),
+                   spend=spend_controllers(policies))
+
+
+def spend_controllers(policies: Policies) -> dict[str, SpendController]:
+    """A controller for every policy with a spend target, starting at the policy's threshold."""
+    return {name: SpendController(target_share=p.target_cost_share, target_usd_per_1k=p.target_usd_per_1k,
+                                  threshold=p.threshold, low=p.threshold_bounds[0], high=p.threshold_bounds[1])
+            for name, p in policies.policies.items()
+            if p.target_cost_share is not None or p.target_usd_per_1k is not None}
 
 
 def _signature(path: Path) -> tuple[int, int] | None:

@@ -22,7 +22,7 @@ COLUMNS = ["id", "created_at", "requested_model", "policy", "chosen_model", "ans
            "candidates", "threshold", "p_success", "stream", "status", "http_status", "latency_ms",
            "prompt_tokens", "completion_tokens", "cost_usd", "error", "profile_versions", "feedback_score",
            "client_key_id", "routing_text", "feedback_at", "explore_rate", "propensity", "judge_score",
-           "judge_model", "judge_cost_usd", "surface", "conversation_key"]
+           "judge_model", "judge_cost_usd", "surface", "conversation_key", "threshold_source"]
 TABLES = {"alembic_version", "decision", "profile_row", "profile_version", "client_key", "gateway_meta",
           "profile_feature", "grade"}
 
@@ -36,13 +36,13 @@ def test_upgrade_head_and_downgrade_base_on_empty_database(empty_database):
         assert set(inspector.get_table_names()) == TABLES
         assert [c["name"] for c in inspector.get_columns("decision")] == COLUMNS
         with engine.connect() as conn:
-            assert conn.execute(sa.text("SELECT version_num FROM alembic_version")).scalar() == "0007"
+            assert conn.execute(sa.text("SELECT version_num FROM alembic_version")).scalar() == "0008"
             # The hand-written migration matches the SQLModel tables exactly.
             assert compare_metadata(MigrationContext.configure(conn), SQLModel.metadata) == []
         downgrade(empty_database)
         assert sa.inspect(engine).get_table_names() == ["alembic_version"]
         upgrade(empty_database)
-        downgrade(empty_database, "0001")  # 0006 to 0002 down: back to issue 2's schema
+        downgrade(empty_database, "0001")  # 0008 to 0002 down: back to issue 2's schema
         assert set(sa.inspect(engine).get_table_names()) == {"alembic_version", "decision"}
         assert [c["name"] for c in sa.inspect(engine).get_columns("decision")] == COLUMNS[:20]
         upgrade(empty_database)  # and back up again

@@ -90,7 +90,8 @@ async def serve(ctx: Context, req: ChatCompletionRequest, *, surface: str,
     if plan.fallback_reason:
         metrics.scorer_fallbacks.labels(plan.fallback_reason).inc()
     sent = Sent.chat(surface, req, plan)
-    record = CallRecord(ctx.state, ctx.writer, plan, sent, admission, ctx.identity, started, conversation)
+    record = CallRecord(ctx.state, ctx.writer, plan, sent, admission, ctx.identity, started, conversation,
+                        runtime=ctx.runtime)
     extra: dict[str, str] = {"x-v0-affinity": affinity} if affinity else {}
     if ctx.settings.debug_timing:  # request receipt (timing middleware) -> the upstream call
         received = ctx.received if ctx.received is not None else started

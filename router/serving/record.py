@@ -14,7 +14,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from router.keys import Identity
-from router.plan import Plan
+from router.plan import Plan, observe_spend
+from router.runtime import Runtime
 from router.protocol import ChatCompletionRequest, GatewayError
 from router.serving.admission import Admission
 from router.serving.answered import AnsweredCall, notify
@@ -40,8 +41,10 @@ class Sent:
 
 class CallRecord:
     def __init__(self, state: Any, writer: Any, plan: Plan, sent: Sent, admission: Admission,
-                 identity: Identity, started: float, conversation: str | None = None) -> None:
+                 identity: Identity, started: float, conversation: str | None = None, *,
+                 runtime: Runtime | None = None) -> None:
         self.state, self.writer, self.plan, self.sent = state, writer, plan, sent
+        self.runtime = runtime  # its policies' spend controllers see each answer's cost
         self.admission, self.identity, self.started = admission, identity, started
         self.conversation = conversation  # the conversation key (affinity), recorded on the row
         self.upstream_started: float | None = None  # set when the upstream call starts
@@ -63,7 +66,7 @@ class CallRecord:
             profile_versions=plan.profile_versions or None,
             client_key_id=self.identity.key_id, routing_text=plan.routing_text,
             explore_rate=plan.explore_rate, propensity=plan.propensity, surface=self.sent.surface,
-            conversation_key=self.conversation,
+            conversation_key=self.conversation, threshold_source=plan.threshold_source,
             latency_ms=round((time.perf_counter() - self.started) * 1000, 3), **outcome))
 
     def succeeded(self, result: UpstreamResult, *, sinks: bool = True) -> None:
@@ -76,6 +79,8 @@ class CallRecord:
         self.admission.settle(result.tokens, cost, "ok", self.plan.decision_id)
         if self.conversation is not None and getattr(self.state, "affinity", None) is not None:
             self.state.affinity.remember(self.conversation, result.answered)
+        if self.runtime is not None:
+            observe_spend(self.runtime, self.plan, result.answered, result.cost_usd)
         if sinks:
             notify(getattr(self.state, "answer_sinks", ()), self.answered_call(result))
 

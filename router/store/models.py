@@ -46,6 +46,9 @@ class DecisionBase(SQLModel):
     # chosen_model given the logged scores (1 - rate + rate/M or rate/M). None: not routed.
     explore_rate: float | None = None
     propensity: float | None = None
+    # Where the threshold came from: "policy", "request" (override) or "spend_target" (the
+    # policy's spend controller set it, router/spend.py). None: not routed.
+    threshold_source: str | None = Field(default=None, max_length=16)
     feedback_at: datetime | None = Field(default=None, sa_column=Column(DateTime(timezone=True), nullable=True))
     # The judge's grade of this answer (grading: sample_rate), the judge candidate and its cost;
     # a human grade (feedback_score) overrides it in the profile.
