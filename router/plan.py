@@ -18,6 +18,7 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 
+from router.scoring.cold_start import MIN_ROWS, cold_start_scores
 from router.policies import Policies, PolicySpec
 from router.protocol import ChatCompletionRequest, GatewayError
 from router.routing import Estimate, decide, expected_cost, explore, unscored
@@ -124,7 +125,7 @@ def decide_plan(req: ChatCompletionRequest, target: Target, runtime: Runtime, sc
     if scored.fallback_reason:
         decision, rate = unscored(candidates=policy.candidates, costs=costs, fallback=policy.fallback), 0.0
     else:
-        decision = decide(candidates=policy.candidates, scores=scored.p_success, costs=costs,
+        decision = decide(candidates=policy.candidates, scores=cold_start(scored, costs), costs=costs,
                           threshold=target.threshold, fallback=policy.fallback,
                           strategy=policy.strategy, lam=policy.lambda_)
         rate = policy.explore if draw is not None else 0.0
@@ -133,6 +134,16 @@ def decide_plan(req: ChatCompletionRequest, target: Target, runtime: Runtime, sc
                 decision.estimates, target.threshold, decision.p_success,
                 scored.fallback_reason or decision.reason, dict(scored.profile_versions), policy.strategy,
                 tokens, target.extras, scored.fallback_reason, rate, decision.propensity, target.threshold_source)
+
+
+def cold_start(scored: ScoreResult, costs: dict[str, float]) -> dict[str, float]:
+    """The scores with a candidate that has no profile (version 0) given its cold-start prior
+    (router/grading/exploration.py: the P of the profiled candidate nearest in price; with no
+    candidate profiled, 0) instead of P = 0."""
+    rows = {c: MIN_ROWS if v > 0 else 0 for c, v in scored.profile_versions.items()}
+    if all(rows.get(c, 0) for c in scored.p_success):
+        return dict(scored.p_success)
+    return cold_start_scores(scored.p_success, rows, costs, {})
 
 
 def observe_spend(runtime: Runtime, plan: Plan, answered: str | None, cost_usd: float | None) -> None:

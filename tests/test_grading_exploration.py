@@ -72,3 +72,16 @@ def test_cold_start_scores_touch_only_small_profiles():
     got = cold_start_scores({**p, "new": 0.2}, {"cheap": 256, "strong": 256, "new": 16}, prices,
                             {"new": [0.0, 0.0, 0.0, 0.0]})
     assert got["new"] == pytest.approx(0.5 * 0.4 + 0.5 * 0.2)
+
+
+def test_the_gateway_gives_an_unprofiled_candidate_its_price_tier_prior():
+    from router.plan import cold_start
+    from router.scoring import ScoreResult
+
+    costs = {"cheap": 0.001, "strong": 0.1, "new": 0.0015}
+    scored = ScoreResult({"cheap": 0.7, "strong": 0.9, "new": 0.0}, {"cheap": 3, "strong": 5, "new": 0})
+    assert cold_start(scored, costs) == {"cheap": 0.7, "strong": 0.9, "new": 0.7}
+    profiled = ScoreResult({"cheap": 0.7, "new": 0.2}, {"cheap": 3, "new": 1})
+    assert cold_start(profiled, costs) == {"cheap": 0.7, "new": 0.2}
+    nobody = ScoreResult({"cheap": 0.0, "new": 0.0}, {"cheap": 0, "new": 0})
+    assert cold_start(nobody, costs) == {"cheap": 0.0, "new": 0.0}  # nothing to read a tier from

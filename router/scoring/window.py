@@ -27,7 +27,7 @@ import numpy as np
 
 from router.policies import WindowSpec
 
-SEED_SOURCES = frozenset({"upload"})
+SEED_SOURCES = frozenset({"upload", "build"})  # uploaded rows and `profile build` rows
 
 
 @dataclass(frozen=True)
