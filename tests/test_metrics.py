@@ -44,9 +44,9 @@ def test_metrics_move_with_traffic(v0, feature_cache, fresh_database, serve_app,
     after = scrape(served)
     count = lambda name, **labels: after.get((name, tuple(sorted(labels.items()))), 0) - \
         before.get((name, tuple(sorted(labels.items()))), 0)  # noqa: E731
-    assert count("v0_requests_total", policy="main", model="cheap", status="ok") == 3
-    assert count("v0_requests_total", policy="none", model="strong", status="ok") == 1
-    assert count("v0_requests_total", policy="none", model="broken", status="upstream_error") == 1
+    assert count("v0_requests_total", policy="main", model="cheap", status="ok", surface="chat") == 3
+    assert count("v0_requests_total", policy="none", model="strong", status="ok", surface="chat") == 1
+    assert count("v0_requests_total", policy="none", model="broken", status="upstream_error", surface="chat") == 1
     assert count("v0_decision_seconds_count") == 5
     assert count("v0_upstream_seconds_count", model="cheap") == 3
     assert count("v0_feedback_total", model="cheap") == 1

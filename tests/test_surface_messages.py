@@ -44,6 +44,8 @@ def test_json_message_through_an_alias(gateway, database_url, upstream):
     assert (row.requested_model, row.policy, row.answered_model, row.status) == \
         ("claude-sonnet-4-5", "balanced", "ok", "ok")
     assert row.cost_usd == pytest.approx(OK_COST)
+    assert 'v0_requests_total{model="ok",policy="balanced",status="ok",surface="messages"} 1.0' in \
+        httpx.get(gateway.base_url + "/metrics").text
 
 
 def test_stream_events_and_cost(gateway, database_url):

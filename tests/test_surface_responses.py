@@ -53,7 +53,7 @@ def test_stream_events_and_cost(gateway, database_url):
     assert [e.sequence_number for e in events] == list(range(len(events)))
     assert final.output_text == "echo: Say hi" and final.usage.output_tokens == COMPLETION_TOKENS
     row = wait_for_decision(database_url, final.id.removeprefix("resp_"))
-    assert (row.stream, row.status, row.cost_usd) == (True, "ok", pytest.approx(OK_COST))
+    assert (row.stream, row.status, row.cost_usd, row.surface) == (True, "ok", pytest.approx(OK_COST), "responses")
 
 
 @pytest.mark.parametrize("stream", [False, True])
@@ -77,6 +77,21 @@ def test_function_tool_round_trip(gateway, upstream, stream):
         {"role": "assistant", "tool_calls": [{"id": "call_1", "type": "function", "function": {
             "name": "get_weather", "arguments": '{"q": "Weather in Paris?"}'}}]},
         {"role": "tool", "tool_call_id": "call_1", "content": "sunny"}]
+
+
+def test_admin_stats_by_surface(serve_app, tmp_path, fresh_database, upstream):
+    served = start_gateway(serve_app, tmp_path, fresh_database, upstream.base_url, admin_key="adm")
+    client = openai.OpenAI(base_url=served.base_url + "/v1", api_key="unused", max_retries=0)
+    ids = [client.responses.with_raw_response.create(model="auto", input="hi").headers["x-v0-decision-id"]
+           for _ in range(2)]
+    ids.append(client.chat.completions.with_raw_response.create(
+        model="auto", messages=[{"role": "user", "content": "hi"}]).headers["x-v0-decision-id"])
+    for decision_id in ids:
+        wait_for_decision(fresh_database, decision_id)
+    stats = httpx.get(served.base_url + "/admin/stats", headers={"Authorization": "Bearer adm"}).json()
+    assert {k: (v["requests"], v["errors"]) for k, v in stats["by_surface"].items()} == \
+        {"chat": (1, 0), "responses": (2, 0)}
+    assert stats["by_surface"]["responses"]["cost_usd"] == pytest.approx(2 * OK_COST)
 
 
 def test_stream_cut_midway_raises_in_the_sdk(gateway, database_url):

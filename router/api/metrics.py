@@ -1,9 +1,10 @@
 """``GET /metrics``: Prometheus metrics, one registry per app (created by the factory, not at import).
 
 Counted on the request path:
-- ``v0_requests_total{policy, model, status}``: every request that got a decision row (``policy`` is
-  ``none`` for a candidate named directly; ``model`` the one that answered, else the one chosen;
-  ``status`` the row's: ok, upstream_error, upstream_timeout, stream_error, client_closed);
+- ``v0_requests_total{policy, model, status, surface}``: every request that got a decision row
+  (``policy`` is ``none`` for a candidate named directly; ``model`` the one that answered, else the
+  one chosen; ``status`` the row's: ok, upstream_error, upstream_timeout, stream_error,
+  client_closed; ``surface``: chat, responses, messages, embeddings);
 - ``v0_decision_seconds``: request receipt to routing decision (scoring included);
 - ``v0_upstream_seconds{model}``: the upstream call, to the last byte for streams;
 - ``v0_feedback_total{model}``: grades received;
@@ -56,8 +57,8 @@ _SECONDS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5
 class Metrics:
     def __init__(self, state: Any) -> None:
         self.registry = CollectorRegistry()
-        self.requests = Counter("v0_requests", "Requests with a decision row", ["policy", "model", "status"],
-                                registry=self.registry)
+        self.requests = Counter("v0_requests", "Requests with a decision row",
+                                ["policy", "model", "status", "surface"], registry=self.registry)
         self.decision_seconds = Histogram("v0_decision_seconds", "Receipt to routing decision",
                                           buckets=_SECONDS, registry=self.registry)
         self.upstream_seconds = Histogram("v0_upstream_seconds", "Upstream call (streams: to the last byte)",

@@ -80,9 +80,10 @@ def summarize(traffic: list[Traffic], graded: list[Graded], policies: Policies,
     total = _Sum()
     series: dict[str, _Sum] = defaultdict(_Sum)
     models: dict[str, _Sum] = defaultdict(_Sum)
+    surfaces: dict[str, _Sum] = defaultdict(_Sum)
     for group in traffic:
         baseline = baseline_cost(group, policies)
-        for s in (total, series[group.bucket], models[group.model]):
+        for s in (total, series[group.bucket], models[group.model], surfaces[group.surface]):
             s.add(group, baseline)
     return {
         "requests": total.requests,
@@ -94,6 +95,8 @@ def summarize(traffic: list[Traffic], graded: list[Graded], policies: Policies,
         "savings_usd": total.baseline_cost_usd - total.cost_usd - grading.judge_usd - grading.shadow_usd,
         "by_model": {name: {"requests": s.requests, "share": s.requests / total.requests, "cost_usd": s.cost_usd}
                      for name, s in sorted(models.items())},
+        "by_surface": {name: {"requests": s.requests, "errors": s.errors, "cost_usd": s.cost_usd}
+                       for name, s in sorted(surfaces.items())},
         "graded": total.graded,
         "calibration": calibration(graded),
         "series": [{"start": start, "requests": s.requests, "errors": s.errors, "cost_usd": s.cost_usd,

@@ -54,7 +54,7 @@ class CallRecord:
         plan, metrics = self.plan, self.state.metrics
         self.done = True
         model = outcome.get("answered_model") or plan.chosen
-        metrics.requests.labels(plan.policy or "none", model, outcome["status"]).inc()
+        metrics.requests.labels(plan.policy or "none", model, outcome["status"], self.sent.surface).inc()
         if self.upstream_started is not None:
             metrics.upstream_seconds.labels(model).observe(time.perf_counter() - self.upstream_started)
         self.writer.submit(DecisionCreate(

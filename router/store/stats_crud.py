@@ -21,7 +21,7 @@ Bucket = Literal["hour", "day"]
 
 @dataclass(frozen=True)
 class Traffic:
-    """One (time bucket, policy, model, ok) group. ``model`` is the candidate that answered, or
+    """One (time bucket, policy, model, ok, surface) group. ``model`` is the candidate that answered, or
     for a failed request the one it was sent to. ``priced`` rows have both token counts."""
 
     bucket: str  # "YYYY-MM-DDTHH:00:00Z"
@@ -34,6 +34,7 @@ class Traffic:
     priced_cost_usd: float  # the same, over the priced rows only
     prompt_tokens: int  # over the priced rows
     completion_tokens: int
+    surface: str = "chat"  # the API the requests came in on
 
 
 @dataclass(frozen=True)
@@ -89,18 +90,18 @@ def traffic(*, session: Session, since: datetime | None = None, until: datetime 
     priced = and_(col(Decision.prompt_tokens).is_not(None), col(Decision.completion_tokens).is_not(None))
     cost = func.coalesce(col(Decision.cost_usd), 0.0)
     stmt = (
-        select(when, col(Decision.policy), model, ok, func.count(),
+        select(when, col(Decision.policy), model, ok, col(Decision.surface), func.count(),
                func.sum(case((_grade().is_not(None), 1), else_=0)),
                func.sum(cast(cost, Float)), func.sum(case((priced, cost), else_=0.0)),
                func.sum(case((priced, col(Decision.prompt_tokens)), else_=0)),
                func.sum(case((priced, col(Decision.completion_tokens)), else_=0)))
         .where(*_filters(since=since, until=until, policy=policy, key_id=key_id))
-        .group_by(when, col(Decision.policy), model, ok)
+        .group_by(when, col(Decision.policy), model, ok, col(Decision.surface))
         .order_by(when)
     )
     return [Traffic(str(b), p, m, bool(o), int(n), int(g or 0), float(c or 0), float(pc or 0), int(pt or 0),
-                    int(ct or 0))
-            for b, p, m, o, n, g, c, pc, pt, ct in session.exec(stmt)]  # type: ignore[call-overload]
+                    int(ct or 0), str(sf))
+            for b, p, m, o, sf, n, g, c, pc, pt, ct in session.exec(stmt)]  # type: ignore[call-overload]
 
 
 def _grade() -> ColumnElement[float]:
