@@ -12,6 +12,13 @@ import httpx
 import numpy as np
 
 BODY = {"messages": [{"role": "user", "content": "Write one sentence about routers."}], "max_tokens": 16}
+# The API surface a cell loads: its path, its body (without model) and its stream's last event.
+SURFACES = {
+    "chat": ("/chat/completions", BODY, "[DONE]"),
+    "responses": ("/responses", {"input": "Write one sentence about routers.", "max_output_tokens": 16},
+                  "response.completed"),
+    "messages": ("/messages", BODY, "message_stop"),
+}
 
 
 @dataclass
@@ -36,8 +43,17 @@ class Cell:
     first_error: str | None = None
 
 
-async def one(client: httpx.AsyncClient, url: str, body: dict, stream: bool) -> tuple[float, float | None, str | None]:
-    """(latency s, ttft s or None, answering model from x-v0-model or the body)."""
+def _text_delta(chunk: dict) -> bool:
+    """Whether a stream event (chat chunk, Responses or Messages event) carries answer text."""
+    if chunk.get("type") == "response.output_text.delta" or (chunk.get("delta") or {}).get("type") == "text_delta":
+        return True
+    return any((c.get("delta") or {}).get("content") for c in chunk.get("choices", []))
+
+
+async def one(client: httpx.AsyncClient, url: str, body: dict, stream: bool,
+              last: str = "[DONE]") -> tuple[float, float | None, str | None]:
+    """(latency s, ttft s or None, answering model from x-v0-model or the body); a stream ends at
+    the event ``last`` (chat: ``[DONE]``)."""
     t0 = time.perf_counter()
     if not stream:
         r = await client.post(url, json=body)
@@ -53,27 +69,32 @@ async def one(client: httpx.AsyncClient, url: str, body: dict, stream: bool) -> 
             if not line.startswith("data:"):
                 continue
             payload = line[5:].strip()
-            if payload == "[DONE]":
+            if payload == "[DONE]" and last == "[DONE]":
                 done = True
                 break
-            if ttft is None:
-                chunk = json.loads(payload)
-                if "error" in chunk:
-                    raise RuntimeError(f"error event: {chunk['error']}")
-                if any((c.get("delta") or {}).get("content") for c in chunk.get("choices", [])):
-                    ttft = time.perf_counter() - t0
-                    model = model or chunk.get("model")
+            if ttft is not None and last == "[DONE]":
+                continue  # chat: nothing more to read before [DONE]
+            chunk = json.loads(payload)
+            if "error" in chunk or chunk.get("type") == "error":
+                raise RuntimeError(f"error event: {chunk.get('error')}")
+            if chunk.get("type") == last:
+                done = True
+                break
+            if ttft is None and _text_delta(chunk):
+                ttft = time.perf_counter() - t0
+                model = model or chunk.get("model")
         if not done:
             raise RuntimeError("stream ended without [DONE]")
     return time.perf_counter() - t0, ttft, model
 
 
 async def run_cell(target: str, base: str, model: str, stream: bool, concurrency: int, n: int, warmup: int,
-                   max_s: float, key: str) -> Cell:
+                   max_s: float, key: str, surface: str = "chat") -> Cell:
     """``warmup`` unmeasured requests, then at most ``n`` requests (or ``max_s`` seconds) from
-    ``concurrency`` workers against ``base``/chat/completions, with ``key`` as the bearer."""
-    url = base.rstrip("/") + "/chat/completions"
-    body = {**BODY, "model": model}
+    ``concurrency`` workers against ``base`` + the surface's path, with ``key`` as the bearer."""
+    path, template, last = SURFACES[surface]
+    url = base.rstrip("/") + path
+    body = {**template, "model": model}
     limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
     cell = Cell(target, stream, concurrency)
     lat: list[float] = []
@@ -81,7 +102,7 @@ async def run_cell(target: str, base: str, model: str, stream: bool, concurrency
     async with httpx.AsyncClient(timeout=60.0, limits=limits, headers={"Authorization": f"Bearer {key}"}) as client:
         for _ in range(warmup):
             try:
-                await one(client, url, body, stream)
+                await one(client, url, body, stream, last)
             except Exception as exc:
                 cell.first_error = cell.first_error or f"warmup: {type(exc).__name__}: {exc}"
         issued = 0
@@ -93,7 +114,7 @@ async def run_cell(target: str, base: str, model: str, stream: bool, concurrency
             while issued < n and time.perf_counter() < deadline:
                 issued += 1
                 try:
-                    latency, first, answered = await one(client, url, body, stream)
+                    latency, first, answered = await one(client, url, body, stream, last)
                     lat.append(latency)
                     if first is not None:
                         ttft.append(first)

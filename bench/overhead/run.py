@@ -85,6 +85,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--routed", action="store_true", help="also measure the routed policy (V0, 5 candidates, 256-row profiles)")
     ap.add_argument("--profiles", default=None, help="dataset folder to draw the routed candidates' 256-row profiles from (default: synthetic prompts)")
     ap.add_argument("--skip-litellm", action="store_true")
+    ap.add_argument("--surface", default="chat", choices=["chat", "responses", "messages"],
+                    help="the API the proxy and the gateway are loaded on (direct: always chat)")
     ap.add_argument("--workers", type=int, default=1, help="gateway worker processes (serve --workers)")
     a = ap.parse_args(argv)
 
@@ -96,7 +98,7 @@ def main(argv: list[str] | None = None) -> int:
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "LITELLM_LOCAL_MODEL_COST_MAP": "True", "PYTHONUNBUFFERED": "1"}
     servers: list[Server] = []
     results: dict = {"machine": {"cpus": os.cpu_count(), "platform": platform.platform(), "python": platform.python_version()},
-                     "servers": {}, "cells": [], "notes": [], "gateway_workers": a.workers}
+                     "servers": {}, "cells": [], "notes": [], "gateway_workers": a.workers, "surface": a.surface}
     if a.workers > 1:
         results["notes"].append(f"gateway: serve --workers {a.workers} (RSS: the whole process tree)")
     concurrencies = [int(c) for c in a.concurrency.split(",")]
@@ -153,7 +155,8 @@ def main(argv: list[str] | None = None) -> int:
                     if srv is not None:
                         cpu0 = srv.cpu_s()
                         with srv.sample_peak():
-                            cell = asyncio.run(run_cell(name, base, model, stream, conc, n, a.warmup, a.max_seconds, KEY))
+                            cell = asyncio.run(run_cell(name, base, model, stream, conc, n, a.warmup, a.max_seconds, KEY,
+                                                        a.surface))
                         cell.cpu_ms_per_request = 1000 * (srv.cpu_s() - cpu0) / max(1, cell.n + a.warmup)
                     else:
                         cell = asyncio.run(run_cell(name, base, model, stream, conc, n, a.warmup, a.max_seconds, KEY))
