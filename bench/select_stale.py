@@ -18,6 +18,8 @@ import argparse
 import json
 from pathlib import Path
 
+import numpy as np
+
 from valuemodel.data import load_dataset
 from valuemodel.model import V0
 from valuemodel.select_bench import KEEPS, context_tasks, encode_all, evaluate, held_out_tasks
@@ -38,18 +40,33 @@ def main() -> None:
     feats = encode_all(v0, [ds])
     bases = sorted({m.split("@")[0] for m in ds.models})
     out: dict = {}
+    fresh: dict[tuple[str, int], dict] = {}  # (set, eval step) -> per-prompt contributions of the fresh profile
+    boot = {}
     for prof_step, eval_step in PAIRS:
         targets = [f"{b}@{eval_step}" for b in bases]
         source = {f"{b}@{eval_step}": f"{b}@{prof_step}" for b in bases}
         for name, tasks in (("context", context_tasks(ds, targets, opts.folds, source)),
                             ("train", held_out_tasks(ds, ds, targets, "train", source))):
-            r = evaluate(v0, feats, tasks, opts)
+            contrib: dict = {}
+            r = evaluate(v0, feats, tasks, opts, contrib)
             auc = sum(p["auc"] for p in r["prior"].values()) / len(r["prior"])
             key = f"{name}: step {prof_step} profile -> step {eval_step}"
             out[key] = {"ratio": r["ratio"], "ci90": r["ci90"], "auc": round(auc, 3), "prior": r["prior"]}
+            if prof_step == eval_step:
+                fresh[(name, eval_step)] = contrib
+            else:  # the same prompts and pools: stale / fresh, paired bootstrap over prompts
+                base = fresh[(name, eval_step)]
+                n = len(base["keep_0.25"]["v0"])
+                idx = boot.setdefault(n, np.random.default_rng(0).integers(0, n, size=(2000, n)))
+                out[key]["v0_stale_over_fresh"] = {
+                    k: [round(float(x), 4) for x in (contrib[k]["v0"].sum() / base[k]["v0"].sum(), *np.quantile(
+                        contrib[k]["v0"][idx].sum(1) / base[k]["v0"][idx].sum(1), [0.05, 0.95]))] for k in contrib}
             cells = "  ".join(f"keep {k}: " + " ".join(f"{m} {r['ratio'][f'keep_{k}'][m]:.3f}" for m in SHOWN)
                               for k in KEEPS[:2])
             print(f"{key:<42} AUC {auc:.3f}  {cells}", flush=True)
+            if "v0_stale_over_fresh" in out[key]:
+                print("    v0 stale / fresh: " + "  ".join(f"{k} {v[0]:.3f} ({v[1]:.3f}-{v[2]:.3f})"
+                                                      for k, v in out[key]["v0_stale_over_fresh"].items()), flush=True)
     if args.json:
         Path(args.json).parent.mkdir(parents=True, exist_ok=True)
         Path(args.json).write_text(json.dumps(out, indent=2, sort_keys=True) + "\n")

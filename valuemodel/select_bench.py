@@ -161,8 +161,9 @@ def score_task(v0: V0, feats, task: Task, args, seed: int) -> tuple[dict[str, di
                  "history_evidence": prior_hist.evidence, "auc": a}
 
 
-def evaluate(v0: V0, feats, tasks: list[Task], args) -> dict:
-    """Totals per keep and method (mean over repeats), ratios to random, bootstrap intervals."""
+def evaluate(v0: V0, feats, tasks: list[Task], args, contributions: dict | None = None) -> dict:
+    """Totals per keep and method (mean over repeats), ratios to random, bootstrap intervals.
+    ``contributions``, if given, receives each prompt's expected groups: {keep: {method: (n,)}}."""
     per: dict[str, dict[float, list[np.ndarray]]] = {}
     priors: dict[str, list[dict]] = {}
     for seed in range(args.repeats):
@@ -179,6 +180,8 @@ def evaluate(v0: V0, feats, tasks: list[Task], args) -> dict:
         key = f"keep_{r}"
         per_prompt = {m: np.concatenate(v[r]).reshape(args.repeats, n).mean(0) for m, v in per.items()}  # (n,)
         result[key] = {m: round(float(c.sum()), 3) for m, c in per_prompt.items()}
+        if contributions is not None:
+            contributions[key] = per_prompt
         base = per_prompt["random"][boot].sum(1)
         result["ratio"][key] = {m: round(float(c.sum() / per_prompt["random"].sum()), 4) for m, c in per_prompt.items()}
         result["ci90"][key] = {m: [round(float(q), 4) for q in np.quantile(c[boot].sum(1) / base, [0.05, 0.95])]
