@@ -6,6 +6,8 @@ question) stays on one model where the hard question alone routes elsewhere; wit
 from __future__ import annotations
 
 import dataclasses
+import sys
+import uuid
 
 import anthropic
 import httpx
@@ -25,6 +27,12 @@ class TextScorer:
     def score(self, text, candidates, *, profile_size=256):
         ok = 0.3 if "HARD" in text else 0.8
         return ScoreResult({c: {"ok": ok, "strong": 0.95}.get(c, 0.5) for c in candidates}, {c: 1 for c in candidates})
+
+
+@pytest.fixture(autouse=True)
+def fresh_opening(monkeypatch):
+    """Each test's conversations open with their own text (the session's database is shared)."""
+    monkeypatch.setattr(sys.modules[__name__], "EASY", f"Weather in Paris? ({uuid.uuid4().hex[:8]})")
 
 
 def start(serve_app, tmp_path, database_url, upstream, escalate: str = "never"):
@@ -120,12 +128,13 @@ def test_escalate_up_moves_up_never_down(serve_app, tmp_path, database_url, upst
 
 def test_session_header_survives_a_restart(serve_app, tmp_path, database_url, upstream):
     first = start(serve_app, tmp_path, database_url, upstream)
-    one = chat(first, [{"role": "user", "content": EASY}], extra_headers={"x-v0-session": "s-42"})
+    session = uuid.uuid4().hex
+    one = chat(first, [{"role": "user", "content": EASY}], extra_headers={"x-v0-session": session})
     wait_for_decision(database_url, one.headers["x-v0-decision-id"])
     second = start(serve_app, tmp_path, database_url, upstream)  # another replica, empty memory
-    two = chat(second, [{"role": "user", "content": HARD}], extra_headers={"x-v0-session": "s-42"})
+    two = chat(second, [{"role": "user", "content": HARD}], extra_headers={"x-v0-session": session})
     assert (one.headers["x-v0-model"], two.headers["x-v0-model"], two.headers["x-v0-affinity"]) == ("ok", "ok", "hit")
-    other = chat(second, [{"role": "user", "content": HARD}], metadata={"session_id": "s-43"})
+    other = chat(second, [{"role": "user", "content": HARD}], metadata={"session_id": session + "-other"})
     assert (other.headers["x-v0-model"], other.headers["x-v0-affinity"]) == ("strong", "miss")
 
 

@@ -2,7 +2,8 @@
 
 The conversation key, in order: the ``x-v0-session`` header or ``metadata.session_id`` (any
 surface); otherwise a hash of the conversation's opening (the system prompt and the first user
-message, normalised as chat messages, so the three surfaces agree) with the client key. A request
+message, normalised as chat messages, so the three surfaces agree); both with the client key and
+the policy. A request
 with an explicit session is looked up from its first turn; an opening hash only once the
 conversation has history (an assistant or tool message), so single prompts route afresh.
 
@@ -46,12 +47,14 @@ class Conversation:
     tool_turn: bool  # the last message is a tool result
 
 
-def conversation_of(req: ChatCompletionRequest, key_id: int | None, session: str | None) -> Conversation:
+def conversation_of(req: ChatCompletionRequest, key_id: int | None, session: str | None,
+                    policy: str) -> Conversation:
+    """The request's conversation: per client key and policy (another policy is another contract)."""
     session = session or (req.metadata or {}).get("session_id")
     roles = [m.role for m in req.messages]
     history = any(r in ("assistant", "tool", "function") for r in roles)
     tool_turn = roles[-1] in ("tool", "function")
-    digest = hashlib.sha256(f"{key_id}\x1f".encode())
+    digest = hashlib.sha256(f"{key_id}\x1f{policy}\x1f".encode())
     if session:
         digest.update(b"s\x1f" + session.encode())
         return Conversation("s" + digest.hexdigest()[:40], True, history, tool_turn)
@@ -105,7 +108,7 @@ async def plan_affine(ctx: Any, req: ChatCompletionRequest, *, threshold: float 
     if isinstance(target, Plan) or not target.policy.affinity.enabled:
         return await plan_request(req, ctx.runtime, ctx.guard, threshold=threshold, draw=draw), None, None
     spec = target.policy.affinity
-    conv = conversation_of(req, ctx.identity.key_id, session)
+    conv = conversation_of(req, ctx.identity.key_id, session, target.policy_name)
     pinned = None
     if conv.explicit or conv.history:
         pinned = await ctx.state.affinity.lookup(ctx.state, conv.key, spec.ttl_s)
