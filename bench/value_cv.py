@@ -3,11 +3,13 @@
     python -m bench.value_cv --data ../shared/data --cache cache/layers --sets val dapomath routerbench_train \
         --seeds 0 1 2 --json out/value_cv.json
 
-``val``: the recipe-selection split (20 % of the prompts of llmrouter_dcrouter9 and
-alpacaeval2_wgpt4t held out of the regressor and the profiles). ``dapomath``: 5-fold CV over the
-context rows. ``routerbench_train`` (research only, never trained on): 3 prompt-disjoint halves.
-The regressor is trained on the licensed sets (llmrouter_dcrouter9, routellm_2model,
-alpacaeval2_wgpt4t, DAPO-Math context rows) less whatever is scored.
+``val``: the prompts the shipped adapter's training run held out of ``--val-sets`` (default
+llmrouter_dcrouter9 and routellm_2model), held out of the regressor and the profiles too;
+``val-dapo``: the same for the DAPO-Math context rows. ``dapomath``: 5-fold CV over the context
+rows. ``routerbench_train`` (research only, never trained on): 3 prompt-disjoint halves. The
+regressor is trained on ``--sources`` (default: the shippable ones, valuemodel/licences.py) plus
+DAPO-Math context rows, less whatever is scored; evaluation-only sets (alpacaeval2_wgpt4t) may be
+named in either list for research runs.
 """
 
 from __future__ import annotations
@@ -27,11 +29,11 @@ from valuemodel.data import load_dataset
 from valuemodel.difficulty import FoldedStats, fit_sources, hash_projection, standardiser
 from valuemodel.heads.difficulty import DifficultyConfig
 from valuemodel.layer_cache import get_layers
+from valuemodel.licences import SHIPPABLE, split_index
 from valuemodel.neighbours import Neighbours
 
-LICENSED = ("llmrouter_dcrouter9", "routellm_2model", "alpacaeval2_wgpt4t")
-VAL_SETS = ("llmrouter_dcrouter9", "routellm_2model", "alpacaeval2_wgpt4t")
-TRAIN_ORDER = ("llmrouter_dcrouter9", "routellm_2model", "alpacaeval2_wgpt4t", "dapomath")  # shipped run's datasets
+SOURCES = [n for n in SHIPPABLE if n != "dapomath"]  # the regressor's sources beside DAPO-Math
+VAL_SETS = ["llmrouter_dcrouter9", "routellm_2model"]
 
 
 def variants(base: DifficultyConfig) -> dict[str, DifficultyConfig]:
@@ -75,6 +77,8 @@ def main() -> None:
     ap.add_argument("--cache", default="cache/layers")
     ap.add_argument("--sets", nargs="+", default=["val", "dapomath", "routerbench_train"])
     ap.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    ap.add_argument("--sources", nargs="+", default=SOURCES, help="the regressor's sources beside DAPO-Math")
+    ap.add_argument("--val-sets", nargs="+", default=VAL_SETS, help="the datasets `val` scores")
     ap.add_argument("--ridge", type=float, default=10.0)
     ap.add_argument("--knn-weight", type=float, default=0.5)
     ap.add_argument("--slope-precision", type=float, default=50.0)
@@ -97,7 +101,8 @@ def main() -> None:
 
     cv.PAIRS[:] = [(a, b) for a, b in (x.split(":") for x in args.pairs)]
     v0 = V0.load(args.weights)
-    names = sorted(set(LICENSED) | {"dapomath"} | {s for s in args.sets if not s.startswith("val")})
+    srcs, VAL = args.sources, args.val_sets
+    names = sorted(set(srcs) | set(VAL) | {"dapomath"} | {s for s in args.sets if not s.startswith("val")})
     ds = {n: load_dataset(f"{args.data}/{n}") for n in names}
     feats = {n: features_from_cache(get_layers(v0, n, ds[n].prompts, args.cache)) for n in names}
     cfg = DifficultyConfig(knn="pooled", cross_fit=args.cross_fit, slope=args.slope, knn_weight=args.knn_weight,
@@ -105,7 +110,7 @@ def main() -> None:
                            blend_precision=args.blend_precision)
     H, A = cfg.hidden_size, cfg.adapter_dim
     regs = {"all": slice(0, cfg.layer_cols), "last": slice(cfg.layer_cols - H, cfg.layer_cols)}
-    mean, scale = standardiser(np.concatenate([feats[n].x[:, : cfg.layer_cols] for n in LICENSED]))
+    mean, scale = standardiser(np.concatenate([feats[n].x[:, : cfg.layer_cols] for n in srcs]))
     dctx = ds["dapomath"].outcomes[ds["dapomath"].outcomes["part"] == "context"]
     dapo_ctx = ds["dapomath"].select_rows((ds["dapomath"].outcomes["part"] == "context").to_numpy())
 
@@ -113,11 +118,11 @@ def main() -> None:
         """Ridge statistics per licensed source (DAPO-Math: context rows)."""
         proj = hash_projection(regs[kind].stop - regs[kind].start)
         new = lambda: FoldedStats(mean[regs[kind]], scale[regs[kind]], proj)  # noqa: E731
-        out = {n: ridge_part(new(), feats[n], ds[n].outcomes, 1.0, regs[kind]) for n in LICENSED}
+        out = {n: ridge_part(new(), feats[n], ds[n].outcomes, 1.0, regs[kind]) for n in srcs}
         return out | {"dapomath": ridge_part(new(), feats["dapomath"], dctx, 1.0, regs[kind])}
 
     last = slice(cfg.layer_cols - H, cfg.layer_cols)
-    nb_parts = {n: neighbour_part(feats[n], ds[n].outcomes, last) for n in LICENSED}
+    nb_parts = {n: neighbour_part(feats[n], ds[n].outcomes, last) for n in srcs}
     nb_parts["dapomath"] = neighbour_part(feats["dapomath"], dctx, last)
 
     def with_neighbours(regs: dict, drop: str = "", held=frozenset()) -> dict:
@@ -136,7 +141,7 @@ def main() -> None:
         adapter = slice(cfg.layer_cols, cfg.layer_cols + A)
         m = {"task_rate": task_rate, "knn": head_method(v0.with_head("knn").head, pooled_cols),
              "icl": head_method(v0.with_head("icl").head, adapter), "noadapter": head_method(v0.with_head("noadapter").head, pooled_cols)}
-        held = {"val": [ds[n] for n in VAL_SETS], "val-dapo": [dapo_ctx], "dapomath": [dapo_ctx]}
+        held = {"val": [ds[n] for n in VAL], "val-dapo": [dapo_ctx], "dapomath": [dapo_ctx]}
         m["oracle_others"] = oracle_others(*(held[d] if d in held else [ds[d]]))
         ctx = {"icl": v0.with_head("icl").head, "noadapter": v0.with_head("noadapter").head}
         m |= {k: difficulty_method(c, ctx) for k, c in variants(cfg).items()}
@@ -159,12 +164,15 @@ def main() -> None:
                                     attach=lambda r, held: with_neighbours(r, "dapomath", held)))
             elif d in ("val", "val-dapo"):
                 parts = []
-                for n in (VAL_SETS if d == "val" else ("dapomath",)):
-                    held = training_val_prompts(ds[n], TRAIN_ORDER.index(n))
+                for n in (VAL if d == "val" else ("dapomath",)):
+                    held = training_val_prompts(ds[n], split_index(n, 0))
                     rows = ds[n].outcomes if n != "dapomath" else dctx
                     prof, ev = rows[~rows["prompt_id"].isin(held)], rows[rows["prompt_id"].isin(held)]
                     reg = {}
                     for k in regs:  # the held-out prompts leave their source's regressor
+                        if n not in full[k]:  # an evaluation-only set the regressor never saw
+                            reg[k] = fit_sources(full[k], args.ridge, args.mode, solved=solved[k])
+                            continue
                         st = {**full[k], n: ridge_part(full[k][n].copy(), feats[n], ev, 1.0, regs[k], sign=-1.0)}
                         keep = {x: v for x, v in solved[k].items() if x != n}
                         reg[k] = fit_sources(st, args.ridge, args.mode, solved=keep)
@@ -189,7 +197,7 @@ def main() -> None:
             print(f"{d:<20} {name:<28} {row['mean']:.3f} ± {row['sd']:.3f}  {' '.join(f'{v:.3f}' for v in vals)}{extra}", flush=True)
         ceiling(d, runs, table)
         if d == "val":  # the same per source (each source has its own models)
-            for n in VAL_SETS:
+            for n in VAL:
                 ceiling(f"val:{n}", [{k: per_source(v, ds[n].models) for k, v in r.items()} for r in runs], table.setdefault(n, {}))
         results["sets"][d] = {"table": table, "runs": runs, "bootstrap": boot}
     if args.json:

@@ -69,3 +69,12 @@ def test_profiles_notice_names_only_shippable_sources():
     named = {s.name for s in SOURCES if any(w in notice for w in (s.name, *s.aliases))}
     assert named == {"llmrouter_dcrouter9"}
     assert "mit license" in notice and KNOWN["llmrouter_dcrouter9"].licence == "MIT"
+
+
+@pytest.mark.parametrize("config", sorted((REPO / "valuemodel" / "weights").glob("*/config.json")),
+                         ids=lambda p: p.parent.name)
+def test_shipped_weights_name_only_shippable_sources(config):
+    raw = json.loads(config.read_text())
+    names = checkpoint_sources(raw)
+    assert not_shippable(names) == []
+    assert names == set(raw["training"]["datasets"]) == set(SHIPPABLE)

