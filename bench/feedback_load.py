@@ -87,9 +87,14 @@ def main() -> None:
     ap.add_argument("--grades", type=int, default=500)
     ap.add_argument("--chats", type=int, default=200)
     ap.add_argument("--concurrency", type=int, default=4)
+    ap.add_argument("--scorer", default="v0", choices=["v0", "stand-in"])
     args = ap.parse_args()
     with tempfile.TemporaryDirectory() as tmp, loopback_process() as upstream:
-        gateway = GatewayProcess(Path(tmp), f"sqlite:///{tmp}/bench.db", upstream, V0_SCORER="v0",
+        from router.migrate import upgrade
+
+        url = f"sqlite:///{tmp}/bench.db"
+        upgrade(url)
+        gateway = GatewayProcess(Path(tmp), url, upstream, V0_SCORER=args.scorer,
                                  V0_ADMIN_KEY=ADMIN, V0_SEED_PROFILES="false")
         gateway.start(timeout=180)
         try:

@@ -55,13 +55,11 @@ import uvicorn
 
 from bench.loopback_answers import EMBED_TOKENS, answer_text as _answer_text, embeddings as _embeddings  # noqa: F401
 from bench.loopback_answers import tool_call as _tool_call
+from bench.loopback_answers import (COMPLETION_TOKENS, CREATED, HUGE_TOKENS, PROMPT_TOKENS,  # noqa: F401
+                                    chunk as _chunk, completion as _completion, error as _error, usage as _usage)
 
-PROMPT_TOKENS = 11
-COMPLETION_TOKENS = 7
-HUGE_TOKENS = 10**12  # ``fake-huge``'s prompt tokens (more than a 32-bit column holds)
 SLOW_SECONDS = 3.0
 JUDGE_GRADE = 0.75
-CREATED = 1_700_000_000
 HOST = "127.0.0.1"
 REPO = Path(__file__).resolve().parents[1]
 
@@ -94,28 +92,6 @@ def _quiet_stream_cuts() -> None:
     log = logging.getLogger("uvicorn.error")
     if not any(isinstance(f, _HideStreamCut) for f in log.filters):
         log.addFilter(_HideStreamCut())
-
-
-def _usage(prompt: int = PROMPT_TOKENS) -> dict[str, int]:
-    return {"prompt_tokens": prompt, "completion_tokens": COMPLETION_TOKENS,
-            "total_tokens": prompt + COMPLETION_TOKENS}
-
-
-def _completion(model: str, text: str, call: dict[str, Any] | None = None) -> dict[str, Any]:
-    message = {"role": "assistant", "content": None, "tool_calls": [call]} if call else \
-        {"role": "assistant", "content": text}
-    return {"id": "chatcmpl-loopback", "object": "chat.completion", "created": CREATED, "model": model,
-            "choices": [{"index": 0, "finish_reason": "tool_calls" if call else "stop", "message": message}],
-            "usage": _usage(HUGE_TOKENS if model == "fake-huge" else PROMPT_TOKENS)}
-
-
-def _chunk(model: str, delta: dict[str, Any], finish: str | None = None) -> dict[str, Any]:
-    return {"id": "chatcmpl-loopback", "object": "chat.completion.chunk", "created": CREATED, "model": model,
-            "choices": [{"index": 0, "delta": delta, "finish_reason": finish}]}
-
-
-def _error(message: str, type_: str) -> dict[str, Any]:
-    return {"error": {"message": message, "type": type_, "param": None, "code": None}}
 
 
 async def _send_json(send: Send, status: int, payload: dict[str, Any]) -> None:

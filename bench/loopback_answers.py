@@ -1,5 +1,5 @@
-"""What the loopback upstream (bench/loopback.py) answers beyond an echo: tool calls, tool results,
-embeddings."""
+"""What the loopback upstream (bench/loopback.py) answers: the chat payloads (fixed usage), tool
+calls, tool results, embeddings."""
 
 from __future__ import annotations
 
@@ -7,6 +7,32 @@ import json
 from typing import Any
 
 EMBED_TOKENS = 5  # usage per embedded input
+PROMPT_TOKENS = 11
+COMPLETION_TOKENS = 7
+HUGE_TOKENS = 10**12  # ``fake-huge``'s prompt tokens (more than a 32-bit column holds)
+CREATED = 1_700_000_000
+
+
+def usage(prompt: int = PROMPT_TOKENS) -> dict[str, int]:
+    return {"prompt_tokens": prompt, "completion_tokens": COMPLETION_TOKENS,
+            "total_tokens": prompt + COMPLETION_TOKENS}
+
+
+def completion(model: str, text: str, call: dict[str, Any] | None = None) -> dict[str, Any]:
+    message = {"role": "assistant", "content": None, "tool_calls": [call]} if call else \
+        {"role": "assistant", "content": text}
+    return {"id": "chatcmpl-loopback", "object": "chat.completion", "created": CREATED, "model": model,
+            "choices": [{"index": 0, "finish_reason": "tool_calls" if call else "stop", "message": message}],
+            "usage": usage(HUGE_TOKENS if model == "fake-huge" else PROMPT_TOKENS)}
+
+
+def chunk(model: str, delta: dict[str, Any], finish: str | None = None) -> dict[str, Any]:
+    return {"id": "chatcmpl-loopback", "object": "chat.completion.chunk", "created": CREATED, "model": model,
+            "choices": [{"index": 0, "delta": delta, "finish_reason": finish}]}
+
+
+def error(message: str, type_: str) -> dict[str, Any]:
+    return {"error": {"message": message, "type": type_, "param": None, "code": None}}
 
 
 def last_user_text(body: dict[str, Any]) -> str:

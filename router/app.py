@@ -222,6 +222,7 @@ def create_app(settings: Settings | None = None, *, scorer_factory: ScorerFactor
     for module in (openai, responses, messages, embeddings, route, rollouts, selection, feedback, admin_profiles,
                    admin_build, admin_keys, admin_stats, dashboard, health, metrics):
         app.include_router(module.router)
+    app.add_middleware(feedback.FeedbackGate)
     if settings.debug_timing:
         app.add_middleware(ReceivedAt)
     return app

@@ -85,9 +85,9 @@ def test_bad_feedback_is_refused_and_changes_nothing(v0, feature_cache, fresh_da
         r = feedback(served, body)
         assert r.status_code == status, r.text
         assert (r.json()["error"]["code"], r.json()["error"]["message"]) == (code, message)
-    # A failed request has nothing to grade (its decision id comes from the decision log).
+    # A failed request has nothing to grade (its error names its decision row: the request id).
     rows = [r for r in before["decision"] if r[0] != good]
-    assert failed_id is None and len(rows) == 1
+    assert len(rows) == 1 and failed_id == rows[0][0] and failed_id in failed.value.message
     r = feedback(served, {"decision_id": rows[0][0], "score": 1})
     assert (r.status_code, r.json()["error"]["code"]) == (409, "decision_not_gradable")
     assert snapshot(fresh_database) == before

@@ -49,7 +49,8 @@ def test_a_provider_echoing_the_key_leaks_nothing(gateway, database_url, stream)
         return rows[0] if rows else None
 
     logged = wait_until(row)
-    assert logged.error == error["message"]
+    assert error["message"] == f"{logged.error} (request id {logged.id})"
+    assert r.headers["x-v0-decision-id"] == logged.id
 
 
 def test_scrub_removes_secrets_auth_values_and_key_shaped_tokens():

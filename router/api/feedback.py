@@ -14,7 +14,8 @@ steer the routing of other tenants. Profile states are rebuilt coalesced (router
 
 from __future__ import annotations
 
-from typing import Annotated
+import asyncio
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Request
 
@@ -41,7 +42,8 @@ async def feedback(request: Request, identity: AdmittedClientDep, fb: Annotated[
     if not await writer.settle(fb.decision_id):
         raise GatewayError(503, "The decision is not written yet (database unreachable); retry later.",
                            type="service_unavailable", code="decision_pending")
-    decision = await db(crud.get_decision, decision_id=fb.decision_id)
+    async with profiles.grade_slot:  # grades' database work one at a time (router/profiles/service.py)
+        decision = await db(crud.get_decision, decision_id=fb.decision_id)
     if decision is None:
         raise GatewayError(404, f"Unknown decision {fb.decision_id!r}.", param="decision_id",
                            code="decision_not_found")
@@ -59,3 +61,23 @@ async def feedback(request: Request, identity: AdmittedClientDep, fb: Annotated[
     request.app.state.metrics.feedback.labels(change.model).inc()
     return FeedbackResponse(decision_id=decision.id, score=fb.score, model=change.model,
                             profile_version=change.version, in_profile=trusted)
+
+
+class FeedbackGate:
+    """ASGI middleware: at most ``limit`` POST /v1/feedback requests are handled at once; the rest
+    wait on their connection before any parsing, validation or database work. A burst of grades
+    then interleaves with chat requests on the event loop instead of queueing hundreds of request
+    handlers ahead of them (bench/feedback_load.py)."""
+
+    def __init__(self, app: Any, limit: int = 16) -> None:
+        self.app, self.limit = app, limit
+        self._slots: asyncio.Semaphore | None = None  # created on the serving loop
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] != "http" or scope.get("path") != "/v1/feedback":
+            await self.app(scope, receive, send)
+            return
+        if self._slots is None:
+            self._slots = asyncio.Semaphore(self.limit)
+        async with self._slots:
+            await self.app(scope, receive, send)

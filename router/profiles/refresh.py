@@ -2,8 +2,9 @@
 
 :class:`ProfileRefresh` wraps the scorer's refresh (which rebuilds every state whose version
 changed). A grade asks for a refresh; refreshes run one at a time and start at most once per
-``interval_s``, so a burst of N grades (feedback, judge, shadow) costs one rebuild per changed
-model per interval instead of N. Asks that arrive while a refresh is waiting or running join the
+``interval_s``, and at least ``DUTY`` times the last refresh's duration apart, so a burst of N
+grades (feedback, judge, shadow) costs one rebuild per changed model per interval instead of N,
+and rebuilding never takes more than 1 / ``DUTY`` of the time. Asks that arrive while a refresh is waiting or running join the
 next one:
 
 - ``soon()`` asks and returns at once (judge and shadow grades, off the request path);
@@ -24,6 +25,8 @@ from collections.abc import Awaitable, Callable
 
 log = logging.getLogger(__name__)
 
+DUTY = 4  # a coalesced refresh starts at least DUTY x the last one's duration after it started
+
 
 class ProfileRefresh:
     def __init__(self, refresh: Callable[[], Awaitable[object]], *, interval_s: float) -> None:
@@ -35,6 +38,7 @@ class ProfileRefresh:
         self.runs = 0  # refreshes run (coalesced ones and ``now``)
         self.asks = 0  # refreshes asked for
         self.failures = 0
+        self.last_seconds = 0.0  # how long the last coalesced refresh took
 
     def soon(self) -> None:
         """Ask for a refresh; returns at once."""
@@ -70,7 +74,11 @@ class ProfileRefresh:
 
     async def _run(self) -> None:
         while self._next is not None:
-            delay = self._last_start + self.interval_s - time.monotonic()
+            # At most one refresh per interval, and never more than 1 / DUTY of the time: a
+            # rebuild that takes long (large windows, a busy machine) spaces the next one out,
+            # so a burst of grades cannot keep the interpreter busy rebuilding.
+            spacing = max(self.interval_s, DUTY * self.last_seconds)
+            delay = self._last_start + spacing - time.monotonic()
             if delay > 0:
                 await asyncio.sleep(delay)
             done, self._next = self._next, None  # asks from here on join the following refresh
@@ -82,5 +90,6 @@ class ProfileRefresh:
                 self.failures += 1
                 log.warning("profile refresh failed: %s", exc)
             finally:
+                self.last_seconds = time.monotonic() - self._last_start
                 if not done.done():
                     done.set_result(None)

@@ -45,6 +45,16 @@ class ProfileService:
         self.engine, self.scorer = engine, scorer
         self._executor = executor  # the database pool (None: asyncio's default, in tests)
         self.refresher = ProfileRefresh(self._rebuild, interval_s=refresh_s)
+        # Client grades do their database work one at a time (created lazily: on the serving
+        # loop), so a burst of grades holds one pool thread and a small share of the interpreter
+        # lock instead of all of them; chat serving keeps its latency (bench/feedback_load.py).
+        self._grade_slot: asyncio.Semaphore | None = None
+
+    @property
+    def grade_slot(self) -> asyncio.Semaphore:
+        if self._grade_slot is None:
+            self._grade_slot = asyncio.Semaphore(1)
+        return self._grade_slot
 
     async def _db(self, fn: Callable[[], T]) -> T:
         return await asyncio.get_running_loop().run_in_executor(self._executor, fn)
@@ -125,6 +135,12 @@ class ProfileService:
         the model that answered (grading again updates that row)."""
         model, text = decision.answered_model, decision.routing_text
         assert model is not None and text is not None
+        async with self.grade_slot:
+            change = await self._feedback_write(decision, model, text, score)
+        await self.refresher.wait()  # coalesced with other grades; the caller reads its own write
+        return change
+
+    async def _feedback_write(self, decision: Decision, model: str, text: str, score: float) -> Change:
         await self._prepare([text])
 
         def write() -> Change:
@@ -151,9 +167,7 @@ class ProfileService:
                         raise
             raise AssertionError("unreachable")
 
-        change = await self._db(write)
-        await self.refresher.wait()  # coalesced with other grades; the caller reads its own write
-        return change
+        return await self._db(write)
 
     async def grade(self, *, grade: GradeCreate, prompt: str | None) -> Change | None:
         """Write a judge or shadow grade (router/grading/): its grading-log row and, when it is an
@@ -212,4 +226,5 @@ class ProfileService:
                 version = profile_crud.versions(session=session).get(model, 0)
             return Change(model, version, 0)
 
-        return await self._db(write)
+        async with self.grade_slot:
+            return await self._db(write)

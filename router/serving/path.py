@@ -106,7 +106,7 @@ async def serve(ctx: Context, req: ChatCompletionRequest, *, surface: str,
         reply = await upstream.chat(**call)
     except GatewayError as err:
         record.failed(err)
-        raise
+        raise with_request_id(err, plan.decision_id)
     except BaseException as exc:  # the client went away before the answer, or a bug: no row
         admission.settle(0, 0.0, "client_closed" if isinstance(exc, asyncio.CancelledError) else "error")
         raise
@@ -116,6 +116,14 @@ async def serve(ctx: Context, req: ChatCompletionRequest, *, surface: str,
     else:
         record.succeeded(reply.result)
     return Served(plan, reply.body, reply.result, {**decision_headers(plan, reply.result.answered), **extra})
+
+
+def with_request_id(err: GatewayError, decision_id: str) -> GatewayError:
+    """A failed upstream call's error names its decision row (message and ``x-v0-decision-id``),
+    so the client's report finds the row."""
+    err.body.message = f"{err.body.message} (request id {decision_id})"
+    err.headers = {**(err.headers or {}), "x-v0-decision-id": decision_id}
+    return err
 
 
 def decision_headers(plan: Plan, answered: str) -> dict[str, str]:
