@@ -99,6 +99,13 @@ def test_shift_regimes_and_json_shape(folders):
         assert set(cps[0]["sd"]) == {"aiq", "cost_pct_at_strongest", "stream_quality", "stream_cost_usd",
                                      "grading_cost_usd"}
         assert cps[0]["aiq"] == out["runs"]["static"][0]["aiq"]  # the same seed profiles everywhere
+    # The stand-in V0 and the seeds make every figure exact (means over the 2 seeds).
+    final = {r: (c[-1]["aiq"], c[-1]["stream_quality"], c[-1]["stream_cost_usd"], c[-1]["grading_cost_usd"])
+             for r, c in out["runs"].items()}
+    assert final == {"static": (0.495, 0.459459, 0.0148, 0.0), "bandit": (0.81083, 0.459459, 0.0148, 0.0),
+                     "shadow": (0.880144, 0.533784, 0.0913, 0.02625), "full": (0.94455, 0.905405, 0.499, 1.1438)}
+    assert [c["aiq"] for c in out["runs"]["full"]] == [0.495, 0.945183, 0.94455]
+    assert out["spend"]["shadow"]["grading_share"] == 0.37092
     static, full = out["runs"]["static"][-1], out["runs"]["full"][-1]
     assert static["aiq"] == out["baselines"]["v0-static"]
     assert full["aiq"] > static["aiq"]  # seeded from chat only: grades on math teach the router
@@ -108,3 +115,26 @@ def test_shift_regimes_and_json_shape(folders):
     assert out["baselines"]["litellm-complexity-v2"] is None  # skipped: LiteLLM's import is slow
     assert set(out["baselines"]) == {"litellm-complexity-v2", "litellm-complexity-v2_error", "best-single-model",
                                      "v0-static"}
+
+
+def test_drift_and_new_model_sections(folders):
+    a = args(folders, degrade_at=40, regimes="static,bandit", seeds=1, checkpoints="0,148", refresh_every=10,
+             threshold=0.7, profile_size=32, seed_rows=12, new_model="mid", new_model_rows=0)
+    assert online.run(a, v0=WordV0()) == 0
+    out = json.loads((folders / "out.json").read_text())
+    assert set(out["drift"]) == {"static", "bandit"}
+    assert set(out["drift"]["bandit"]) == {"share_101_250", "failures_1000", "sd"}
+    assert [(f["seed"], f["model"], f["task"]) for f in out["drift_fault"]] == DRIFT
+    assert set(out["new_model"]["bandit"]) == {"share_last_1000", "share_last_1000_known", "aiq", "aiq_known",
+                                               "rows_after_100", "sd"}
+    assert list(out["runs_known"]) == ["static", "bandit"]
+    got = {r: (v["share_101_250"], v["failures_1000"]) for r, v in out["drift"].items()}
+    assert got == DRIFT_FIGURES
+    got = {r: (v["share_last_1000"], v["share_last_1000_known"]) for r, v in out["new_model"].items()}
+    assert got == NEW_MODEL_FIGURES
+
+
+DRIFT = [(0, "strong", "math")]  # the static router's most used model and its most asked task
+# share_101_250 is None: the stream has fewer than 101 math requests after the fault
+DRIFT_FIGURES = {"static": (None, 49.0), "bandit": (None, 40.0)}
+NEW_MODEL_FIGURES = {"static": (0.0, 0.0), "bandit": (0.141892, 0.148649)}

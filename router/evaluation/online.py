@@ -126,18 +126,17 @@ def run(args, v0=None) -> int:
             fault = _fault(args, data, d, replay, seeded, runs if "static" in regimes else None)
             faults.append({"seed": seed, "model": models[fault.model], "task": fault.task})
         for regime in regimes:
-            if fault is not None and regime == "static" and len(runs["static"]) > seed:
-                continue  # replayed already to find the fault
-            runs[regime].append(replay(regime, seeded, fault))
+            if not (fault is not None and regime == "static" and len(runs["static"]) > seed):
+                runs[regime].append(replay(regime, seeded, fault))  # (else replayed already to find the fault)
             if new is not None:
-                known[regime].append(replay(regime, {**seeded, new: len(d.seed_idx)}))
+                known[regime].append(replay(regime, {**seeded, new: len(d.seed_idx)}, fault))
     results = online_report.summarise(args, data, runs, known, faults, regimes, checkpoints)
     results["seconds"] = round(time.perf_counter() - t0, 1)
-    print(online_report.markdown(results))
     if args.json:
         Path(args.json).parent.mkdir(parents=True, exist_ok=True)
         Path(args.json).write_text(json.dumps(results, indent=2) + "\n")
         _log(f"wrote {args.json}")
+    print(online_report.markdown(results))
     return 0
 
 

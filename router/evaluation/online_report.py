@@ -136,10 +136,14 @@ def markdown(results: dict) -> str:
              "|---|" + "---:|" * (len(next(iter(results["runs"].values()))) + 2)]
     for r, cps in results["runs"].items():
         sp = results["spend"][r]["grading_share"]
-        lines.append(f"| {r} | " + " | ".join(f"{c['aiq']:.4f}" for c in cps)
-                     + f" | {cps[-1]['stream_quality']:.4f} | {100 * (sp or 0):.1f}% |")
+        lines.append(f"| {r} | " + " | ".join(_fmt(c["aiq"]) for c in cps)
+                     + f" | {_fmt(cps[-1]['stream_quality'])} | {100 * (sp or 0):.1f}% |")
     lines.append("baselines: " + ", ".join(f"{k} {v}" for k, v in results["baselines"].items()))
     for key in ("drift", "new_model"):
         for r, v in results.get(key, {}).items():
             lines.append(f"{key} {r}: " + ", ".join(f"{k} {x}" for k, x in v.items() if k != "sd"))
     return "\n".join(lines)
+
+
+def _fmt(x: float | None) -> str:
+    return "-" if x is None else f"{x:.4f}"
