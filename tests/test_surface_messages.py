@@ -86,6 +86,13 @@ def test_tool_use_round_trip(gateway, upstream, stream):
         {"role": "tool", "tool_call_id": "call_1", "content": "sunny"}]
 
 
+def test_count_tokens_is_the_gateways_estimate(gateway):
+    from router.upstream import count_prompt_tokens
+
+    counted = client_for(gateway).messages.count_tokens(model="claude-sonnet-4-5", system="be brief", messages=ASK)
+    assert counted.input_tokens == count_prompt_tokens([{"role": "system", "content": "be brief"}, *ASK]) > 0
+
+
 def test_bearer_key_and_anthropic_version_are_accepted(gateway):
     r = httpx.post(gateway.base_url + "/v1/messages", headers={"Authorization": "Bearer sk-one",
                                                                 "anthropic-version": "2023-06-01"},

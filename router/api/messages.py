@@ -13,12 +13,13 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, StreamingResponse
 
-from router.api.deps import ServingDep, SettingsDep, check_prompt, json_body_of, threshold_for
-from router.api.messages_wire import (STOP_REASONS, MessagesRequest, anthropic_error, content_blocks, message_object,
-                                      to_chat)
+from router.api.deps import ClientKeyDep, ServingDep, SettingsDep, check_prompt, json_body_of, threshold_for
+from router.api.messages_wire import (STOP_REASONS, CountTokensRequest, MessagesRequest, anthropic_error,
+                                      content_blocks, message_object, to_chat)
 from router.api.openapi import request_body
 from router.protocol import GatewayError
 from router.serving import ServedStream, serve
+from router.upstream import count_prompt_tokens
 
 router = APIRouter(prefix="/v1")
 
@@ -34,6 +35,15 @@ async def messages(request: Request, settings: SettingsDep, ctx: ServingDep) -> 
     body = message_object(served.plan.decision_id, result.answered, content_blocks(result.text, result.tool_calls),
                           result.finish_reason, served.body.get("usage"))
     return JSONResponse(body, headers=served.headers)
+
+
+@router.post("/messages/count_tokens", response_model=None)
+async def count_tokens(request: Request, settings: SettingsDep, _: ClientKeyDep) -> JSONResponse:
+    """Anthropic's token count for a Messages body (``max_tokens`` optional here): the gateway's
+    own prompt-token estimate (the one routing prices with), nothing called or logged."""
+    raw = await json_body_of(request, settings, CountTokensRequest)
+    chat = check_prompt(to_chat(MessagesRequest.model_validate({**raw.model_dump(exclude_none=True), "max_tokens": 1})))
+    return JSONResponse({"input_tokens": count_prompt_tokens(chat.upstream_messages())})
 
 
 def _event(kind: str, **data: Any) -> str:

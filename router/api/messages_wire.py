@@ -38,6 +38,12 @@ class MessagesRequest(BaseModel):
     v0_threshold: float | None = Field(default=None, ge=0, le=1, allow_inf_nan=False)
 
 
+class CountTokensRequest(MessagesRequest):
+    """POST /v1/messages/count_tokens: a Messages body without ``max_tokens``."""
+
+    max_tokens: int | None = Field(default=None, ge=1)  # type: ignore[assignment]
+
+
 def _bad(message: str, param: str) -> GatewayError:
     return GatewayError(400, message, param=param, code="invalid_value")
 
