@@ -76,11 +76,12 @@ def test_serve_command_with_repository_policies(tmp_path, upstream):
         raw = client.chat.completions.with_raw_response.create(
             model="auto", messages=[{"role": "user", "content": "Hello there"}])
         assert raw.parse().choices[0].message.content == "echo: Hello there"
-        # stand-in: P 0.6 for the cheapest, which clears balanced's threshold (0.549) -> the cheapest
-        assert raw.headers["x-v0-model"] == raw.parse().model == "gemma-2-9b-it"
+        # stand-in: P 0.6 for the cheapest (gemma-2-9b-it), under balanced's threshold (0.687); 0.75
+        # for the two next-cheapest (equal prices), which clear it -> the first of them in the policy
+        assert raw.headers["x-v0-model"] == raw.parse().model == "qwen2.5-7b-instruct"
         row = wait_until(lambda: get_decision(url, raw.headers["x-v0-decision-id"]))
-        assert (row.policy, row.chosen_model, row.status) == ("balanced", "gemma-2-9b-it", "ok")
-        assert upstream.requests[-1]["model"] == "google/gemma-2-9b-it"
+        assert (row.policy, row.chosen_model, row.status) == ("balanced", "qwen2.5-7b-instruct", "ok")
+        assert upstream.requests[-1]["model"] == "qwen/qwen2.5-7b-instruct"
     finally:
         proc.terminate()
         proc.wait(timeout=20)
