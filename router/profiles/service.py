@@ -177,8 +177,6 @@ class ProfileService:
         instead). The state rebuild is coalesced (``refresher.soon``). Returns the profile change
         (None: no profile row was written)."""
         graded = grade.status == "ok" and grade.grade is not None and bool(prompt)
-        if graded:
-            await self._prepare([prompt or ""])
 
         def write(profile: bool) -> Change | None:
             with Session(self.engine) as session:
@@ -201,10 +199,13 @@ class ProfileService:
                 session.commit()
             return change
 
-        try:
-            change = await self._db(lambda: write(True))
-        except IntegrityError:  # feedback for the same decision landed first: the human grade wins
-            change = await self._db(lambda: write(False))
+        async with self.grade_slot:  # one grade at a time, client and judge grades alike
+            if graded:
+                await self._prepare([prompt or ""])
+            try:
+                change = await self._db(lambda: write(True))
+            except IntegrityError:  # feedback for the same decision landed first: the human grade wins
+                change = await self._db(lambda: write(False))
         if change is not None:
             self.refresher.soon()
         return change
