@@ -4,8 +4,8 @@ SQLite, the loopback upstream; every grade joins a profile, so states are rebuil
 
     python -m bench.feedback_load [--grades 500] [--chats 200] [--concurrency 4]
 
-Prints both phases' chat latency, the ratio of the p99s, and how the grades ended (status codes)
-with their own p50/p99.
+Prints both phases' chat latency, the ratio of the p99s, /healthz latency during the grades (the
+event loop alone), and how the grades ended (status codes) with their own p50/p99.
 """
 
 from __future__ import annotations
@@ -62,6 +62,17 @@ async def grades(client: httpx.AsyncClient, ids: list[str]) -> tuple[list[float]
     return times, codes
 
 
+async def probes(client: httpx.AsyncClient, stop: asyncio.Event) -> list[float]:
+    """/healthz latencies (no database, no scoring) until ``stop``."""
+    times: list[float] = []
+    while not stop.is_set():
+        started = time.perf_counter()
+        await client.get("/healthz")
+        times.append(time.perf_counter() - started)
+        await asyncio.sleep(0.1)
+    return times
+
+
 async def run(base: str, n_grades: int, n_chats: int, concurrency: int) -> None:
     headers = {"Authorization": f"Bearer {CLIENT_KEY}"}
     async with httpx.AsyncClient(base_url=base, headers=headers, timeout=120,
@@ -73,11 +84,17 @@ async def run(base: str, n_grades: int, n_chats: int, concurrency: int) -> None:
         _, ids = await chats(client, n_grades, 8)  # decisions to grade (also warms the scorer)
         alone, _ = await chats(client, n_chats, concurrency)
         burst = asyncio.create_task(grades(client, ids))
+        stop = asyncio.Event()
+        probe = asyncio.create_task(probes(client, stop))
         during, _ = await chats(client, n_chats, concurrency)
         grade_times, codes = await burst
+        stop.set()
+        health = await probe
     print(f"chat alone:         p50 {pct(alone, .5):8.1f} ms  p99 {pct(alone, .99):8.1f} ms  ({len(alone)} requests)")
     print(f"chat during grades: p50 {pct(during, .5):8.1f} ms  p99 {pct(during, .99):8.1f} ms  ({len(during)} requests)")
     print(f"p99 ratio (during / alone): {pct(during, .99) / pct(alone, .99):.2f}")
+    print(f"GET /healthz every 0.1 s meanwhile: p50 {pct(health, .5):.1f} ms, max {max(health) * 1000:.1f} ms "
+          "(the gateway's event loop itself)")
     print(f"grades: {len(ids)} sent, status codes {dict(sorted(codes.items()))}, "
           f"p50 {pct(grade_times, .5):.1f} ms, p99 {pct(grade_times, .99):.1f} ms")
 
