@@ -139,9 +139,11 @@ def decide_plan(req: ChatCompletionRequest, target: Target, runtime: Runtime, sc
 def cold_start(scored: ScoreResult, costs: dict[str, float]) -> dict[str, float]:
     """The scores with a candidate that has no profile (version 0) given its cold-start prior
     (router/grading/exploration.py: the P of the profiled candidate nearest in price; with no
-    candidate profiled, 0) instead of P = 0."""
-    rows = {c: MIN_ROWS if v > 0 else 0 for c, v in scored.profile_versions.items()}
-    if all(rows.get(c, 0) for c in scored.p_success):
+    candidate profiled, 0) instead of P = 0. Only candidates the scorer reports at version 0 are
+    cold: a scorer that reads no profiles reports no versions and keeps its own scores."""
+    versions = scored.profile_versions  # empty: a scorer that reads no profiles (the stand-in)
+    rows = {c: 0 if versions.get(c, 1) == 0 else MIN_ROWS for c in scored.p_success}
+    if all(rows.values()):
         return dict(scored.p_success)
     return cold_start_scores(scored.p_success, rows, costs, {})
 
