@@ -21,7 +21,8 @@ from pathlib import Path
 
 import numpy as np
 
-from valuemodel.allocate import allocate, allocate_robust, fit_posterior, informative
+from valuemodel.allocate import allocate, allocate_robust, informative
+from valuemodel.allocate_fit import fit_posterior
 from valuemodel.data import load_dataset
 from valuemodel.difficulty import logit, sigmoid
 from valuemodel.metrics import auc

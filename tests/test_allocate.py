@@ -8,7 +8,8 @@ import itertools
 import numpy as np
 import pytest
 
-from valuemodel.allocate import Posterior, allocate, allocate_robust, fit_posterior, informative, uniform
+from valuemodel.allocate import Posterior, allocate, allocate_robust, informative, uniform
+from valuemodel.allocate_fit import fit_posterior
 
 
 def brute_force(p: np.ndarray, total: int, lo: int, hi: int, evidence: float | None = None) -> float:

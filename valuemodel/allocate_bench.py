@@ -29,7 +29,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .allocate import Posterior, allocate, allocate_robust, fit_posterior, informative
+from .allocate import Posterior, allocate, allocate_robust, informative
+from .allocate_fit import fit_posterior
 from .data import Dataset, load_dataset, split_profiles_eval
 from .model import V0
 

@@ -37,7 +37,8 @@ from pathlib import Path
 
 import numpy as np
 
-from .allocate import Posterior, fit_posterior, informative, p_informative
+from .allocate import Posterior, informative, p_informative
+from .allocate_fit import fit_posterior
 from .data import Dataset, load_dataset
 from .metrics import auc
 from .model import V0
