@@ -227,7 +227,7 @@ class ServerThread:
     def port(self) -> int:
         return self.server.servers[0].sockets[0].getsockname()[1]
 
-    def start(self, timeout: float = 20.0) -> int:
+    def start(self, timeout: float = 60.0) -> int:
         """Start serving; returns the port once the server accepts connections."""
         _quiet_stream_cuts()
         self._thread.start()

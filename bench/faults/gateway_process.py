@@ -46,7 +46,7 @@ class GatewayProcess:
         self.workers = workers
         self.proc: subprocess.Popen[bytes] | None = None
 
-    def start(self, timeout: float = 60) -> "GatewayProcess":
+    def start(self, timeout: float = 120) -> "GatewayProcess":
         self.proc = subprocess.Popen([sys.executable, "-m", "router.cli", "serve", "--port", str(self.port),
                                       "--workers", str(self.workers), "--log-level", "warning"],
                                      env=self.env, cwd=REPO, stdout=self.log.open("ab"), stderr=subprocess.STDOUT,
