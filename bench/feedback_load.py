@@ -62,6 +62,12 @@ async def grades(client: httpx.AsyncClient, ids: list[str]) -> tuple[list[float]
     return times, codes
 
 
+async def grades_from(base: str, headers: dict[str, str], ids: list[str]) -> tuple[list[float], dict[int, int]]:
+    async with httpx.AsyncClient(base_url=base, headers=headers, timeout=120,
+                                 limits=httpx.Limits(max_connections=len(ids) + 10)) as client:
+        return await grades(client, ids)
+
+
 async def probes(client: httpx.AsyncClient, stop: asyncio.Event) -> list[float]:
     """/healthz latencies (no database, no scoring) until ``stop``."""
     times: list[float] = []
@@ -76,14 +82,16 @@ async def probes(client: httpx.AsyncClient, stop: asyncio.Event) -> list[float]:
 async def run(base: str, n_grades: int, n_chats: int, concurrency: int) -> None:
     headers = {"Authorization": f"Bearer {CLIENT_KEY}"}
     async with httpx.AsyncClient(base_url=base, headers=headers, timeout=120,
-                                 limits=httpx.Limits(max_connections=n_grades + 50)) as client:
+                                 limits=httpx.Limits(max_connections=50)) as client:
         rows = "\n".join(f'{{"prompt": "{p}", "score": {(i % 3) / 2}}}' for i, p in enumerate(PROMPTS))
         for model in ("ok", "strong"):
             r = await client.post(f"/admin/profiles/{model}", content=rows, headers={"Authorization": f"Bearer {ADMIN}"})
             r.raise_for_status()
         _, ids = await chats(client, n_grades, 8)  # decisions to grade (also warms the scorer)
         alone, _ = await chats(client, n_chats, concurrency)
-        burst = asyncio.create_task(grades(client, ids))
+        # The burst comes from another thread with its own loop and connection pool: the
+        # measuring client's loop must not be the one that queues 500 requests.
+        burst = asyncio.create_task(asyncio.to_thread(asyncio.run, grades_from(base, headers, ids)))
         stop = asyncio.Event()
         probe = asyncio.create_task(probes(client, stop))
         during, _ = await chats(client, n_chats, concurrency)
