@@ -10,7 +10,8 @@ import pytest
 from router.grading.budget import DailyBudget
 from router.grading.drift import Calibration
 from router.grading.judge import BadReply, judge_messages, parse_grade
-from router.policies import DEFAULT_RUBRIC, PolicyError, parse_policies
+from router.policies import PolicyError, parse_policies
+from router.policy_sections import DEFAULT_RUBRIC
 
 BASE = ("default_policy: p\ncandidates:\n  a:\n    model: openai/a\n    input_price: 1\n    output_price: 1\n"
         "  b:\n    model: openai/b\n    input_price: 2\n    output_price: 2\n"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from router.policies import WindowSpec
+from router.policy_sections import WindowSpec
 from router.scoring.window import WindowRow, history_rows, kmeans_labels, select_window
 
 

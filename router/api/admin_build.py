@@ -20,7 +20,7 @@ from router.api.admin_profiles import ModelName
 from router.api.openapi import request_body
 from router.api.deps import DbDep, ProfilesDep, RuntimeDep, SettingsDep, json_body, require_admin
 from router.grading.build import BuildPlan, Progress, plan_build, run_build
-from router.policies import DEFAULT_RUBRIC
+from router.policy_sections import DEFAULT_RUBRIC
 from router.protocol import GatewayError
 
 router = APIRouter(prefix="/admin/profiles", dependencies=[Depends(require_admin)])

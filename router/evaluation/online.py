@@ -23,7 +23,7 @@ import numpy as np
 
 from router.evaluation import online_data, online_report
 from router.evaluation.online_sim import REGIMES, RunSpec, simulate
-from router.policies import WindowSpec
+from router.policy_sections import WindowSpec
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

@@ -32,7 +32,8 @@ from router.evaluation.aiq import summarise
 from router.evaluation.curves import sweep_threshold, sweep_utility
 from router.evaluation.online_data import Draw, Fault, Matrices, OnlineData
 from router.grading.exploration import SHADOW_RULES, cold_start_scores
-from router.policies import CandidateSpec, Policies, PolicyFile, PolicySpec, WindowSpec
+from router.policies import CandidateSpec, Policies, PolicyFile, PolicySpec
+from router.policy_sections import WindowSpec
 from router.routing import decide, explore
 from router.spend import SpendController
 from router.scoring.base import ScoreQuery

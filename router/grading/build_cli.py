@@ -12,7 +12,8 @@ import asyncio
 import sys
 
 from router.grading.build import Progress, plan_build, run_build
-from router.policies import DEFAULT_RUBRIC, load_policies
+from router.policies import load_policies
+from router.policy_sections import DEFAULT_RUBRIC
 from router.profiles.service import ProfileService
 from router.protocol import GatewayError
 from router.settings import Settings

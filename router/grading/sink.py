@@ -28,7 +28,7 @@ from router.grading.drift import Calibration
 from router.grading.exploration import shadow_candidate
 from router.grading.judge import Verdict, judge_messages, run_judge
 from router.grading.metrics import GradingMetrics
-from router.policies import GradingSpec
+from router.policy_sections import GradingSpec
 from router.profiles.service import ProfileService
 from router.protocol import GatewayError
 from router.runtime import Runtime

@@ -32,7 +32,8 @@ import numpy as np
 from sqlalchemy import Engine
 from sqlmodel import Session
 
-from router.policies import Policies, WindowSpec
+from router.policies import Policies
+from router.policy_sections import WindowSpec
 from router.scoring.profile_cache import CachedWindow, ProfileCache
 from router.scoring.feature_store import FeatureStore
 from router.scoring.features import FeatureCache

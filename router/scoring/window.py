@@ -3,7 +3,7 @@
 Under bandit feedback a candidate is graded only on the prompts the router already sends it, so
 a window of its most recent rows collapses onto those prompts: its P elsewhere drifts to
 whatever those prompts say, and it never gets the rows that would correct that. The policies
-(``window:`` in a policy of policies.yaml, see :class:`~router.policies.WindowSpec`):
+(``window:`` in a policy of policies.yaml, see :class:`~router.policy_sections.WindowSpec`):
 
 - ``recent``: the ``size`` most recent rows (uploads, feedback, judge and shadow grades alike).
 - ``keep_seed``: up to ``seed_share`` of the window is kept for the most recent uploaded rows
@@ -25,7 +25,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from router.policies import WindowSpec
+from router.policy_sections import WindowSpec
 
 SEED_SOURCES = frozenset({"upload", "build"})  # uploaded rows and `profile build` rows
 
