@@ -66,7 +66,8 @@ def test_exploration_propensities_and_unbiased_replay(fresh_database, serve_app,
     path = tmp_path / "policies.yaml"
     path.write_text(policies(upstream.base_url))
     settings = Settings(database_url=fresh_database, policies=path, admin_key=ADMIN_KEY, log_flush_s=0.05,
-                        policy_reload_s=0, profile_poll_s=0, explore_seed=12, state_dir=str(tmp_path / "state"))
+                        policy_reload_s=0, profile_poll_s=0, explore_seed=12, state_dir=str(tmp_path / "state"),
+                        profile_refresh_s=0.01)  # 150 grades sent one after another: no coalescing wait
     served = serve_app(create_app(settings, scorer_factory=lambda _p: PromptScorer()))
     client = openai.OpenAI(base_url=served.base_url + "/v1", api_key="unused", max_retries=0)
     prompts = [f"prompt {i}" for i in range(N)]
