@@ -147,11 +147,7 @@ class ProfileService:
             for attempt in range(2):
                 try:
                     with Session(self.engine) as session:
-                        row = session.get(Decision, decision.id)
-                        if row is None:
-                            raise GatewayError(404, f"Unknown decision {decision.id!r}.", param="decision_id",
-                                               code="decision_not_found")
-                        crud.set_feedback(session=session, decision=row, score=score)
+                        _record_feedback(session, decision.id, score)
                         existing = profile_crud.get_feedback_row(session=session, decision_id=decision.id)
                         if existing is None:
                             profile_crud.add_rows(session=session, rows=[ProfileRowCreate(
@@ -218,14 +214,19 @@ class ProfileService:
 
         def write() -> Change:
             with Session(self.engine) as session:
-                row = session.get(Decision, decision.id)
-                if row is None:
-                    raise GatewayError(404, f"Unknown decision {decision.id!r}.", param="decision_id",
-                                       code="decision_not_found")
-                crud.set_feedback(session=session, decision=row, score=score)
+                _record_feedback(session, decision.id, score)
                 session.commit()
                 version = profile_crud.versions(session=session).get(model, 0)
             return Change(model, version, 0)
 
         async with self.grade_slot:
             return await self._db(write)
+
+
+def _record_feedback(session: Session, decision_id: str, score: float) -> None:
+    """The human grade on its decision row (404 ``decision_not_found`` when the row is gone)."""
+    row = session.get(Decision, decision_id)
+    if row is None:
+        raise GatewayError(404, f"Unknown decision {decision_id!r}.", param="decision_id",
+                           code="decision_not_found")
+    crud.set_feedback(session=session, decision=row, score=score)
