@@ -5,6 +5,8 @@ import os
 import subprocess
 import sys
 
+import pytest
+
 from bench.overhead.report import markdown, ratios
 from bench.overhead.servers import tree_cpu_s
 
@@ -42,9 +44,10 @@ def test_report_has_cpu_per_request_ratio():
     cell = dict(stream=False, concurrency=1, n=10, errors=0, p50_ms=5.0, p95_ms=6.0, p99_ms=7.0, ttft_p50_ms=None,
                 rps=100.0)
     cells = [{**cell, "target": "litellm-proxy", "overhead_p50_ms": 4.0, "cpu_ms_per_request": 20.0},
-             {**cell, "target": "gateway-routed", "overhead_p50_ms": 2.0, "cpu_ms_per_request": 15.0},
+             {**cell, "target": "gateway-routed", "p50_ms": 6.0, "overhead_p50_ms": 2.0, "cpu_ms_per_request": 15.0},
              {**cell, "target": "direct", "overhead_p50_ms": None, "cpu_ms_per_request": None}]
     r = ratios(cells)
     assert r["gateway-routed json c=1"]["cpu_per_request_ratio_vs_litellm"] == 0.75
+    assert r["gateway-routed json c=1"]["p50_ratio_vs_litellm"] == pytest.approx(1.2)
     text = markdown({"cells": cells, "servers": {}, "ratios": r})
-    assert "| gateway-routed json c=1 | 0.50 | 1.00 | 0.75 |" in text
+    assert "| gateway-routed json c=1 | 1.20 | 0.50 | 1.00 | 0.75 |" in text

@@ -14,7 +14,11 @@ start, and the peak while loaded), plus its start time. Overhead = p50 latency m
 p50 in the same cell. Bounded: at most --requests-1 / --requests-32 requests and --max-seconds per
 cell; loopback only.
 
-    python -m bench.overhead.run --out runs/overhead [--routed] [--skip-litellm] [--workers N]
+    python -m bench.overhead.run --out runs/overhead [--routed] [--skip-litellm] [--workers N] [--surface S]
+
+``--surface chat|responses|messages`` loads the proxy and the gateway on that API (each client
+sends the surface's own wire format; `direct` stays on the upstream's chat completions), and the
+ratios put each gateway cell's p50 beside the proxy's on the same surface.
 
 ``--workers N`` runs the gateway as ``v0-gateway serve --workers N`` (its RSS is the whole process
 tree's); with ``--routed`` the run waits until every worker has picked up the uploaded profiles.
@@ -58,12 +62,19 @@ def policies_yaml(upstream: str) -> str:
     return "\n".join(lines) + "\n"
 
 
-def litellm_config(upstream: str) -> str:
+def litellm_config(upstream: str, surface: str = "chat") -> str:
+    """The proxy's config: one `openai/` deployment at the loopback. On the Responses and Messages
+    surfaces the proxy is told to bridge to the upstream's chat completions, as the gateway does
+    (by default LiteLLM sends both to the upstream's own /v1/responses, which a chat-only upstream
+    answers 404): `use_chat_completions_api` on the deployment, and
+    `use_chat_completions_url_for_anthropic_messages` for /v1/messages."""
+    bridge = {"chat": ("", ""), "responses": (", use_chat_completions_api: true", ""),
+              "messages": ("", "use_chat_completions_url_for_anthropic_messages: true, ")}[surface]
     return (
         "model_list:\n"
         "  - model_name: bench-c1\n"
-        "    litellm_params: {model: openai/bench-c1, api_base: " + upstream + ", api_key: sk-upstream}\n"
-        "litellm_settings: {drop_params: true, num_retries: 0, telemetry: false}\n"
+        "    litellm_params: {model: openai/bench-c1, api_base: " + upstream + ", api_key: sk-upstream" + bridge[0] + "}\n"
+        "litellm_settings: {" + bridge[1] + "drop_params: true, num_retries: 0, telemetry: false}\n"
         "general_settings: {master_key: os.environ/LITELLM_MASTER_KEY}\n"
     )
 
@@ -112,7 +123,7 @@ def main(argv: list[str] | None = None) -> int:
 
         if not a.skip_litellm:
             cfg = work / "litellm.yaml"
-            cfg.write_text(litellm_config(up_base))
+            cfg.write_text(litellm_config(up_base, a.surface))
             port = free_port()
             litellm_bin = shutil.which("litellm", path=str(bin_dir)) or "litellm"
             try:
