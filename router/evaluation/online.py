@@ -40,7 +40,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     a("--regimes", default="static,bandit,shadow,full", help=f"comma-separated, of {', '.join(REGIMES)}")
     a("--explore", type=float, default=0.1, help="explore regime: share of requests routed at random")
     a("--shadow", type=float, default=0.1, help="shadow regime: share of requests also sent to a shadow candidate")
-    a("--shadow-rule", default="least-profiled", choices=["least-profiled", "uniform"])
+    a("--shadow-rule", default="novel", choices=["novel", "least-profiled", "uniform"],
+      help="shadow candidate rule (default: the gateway's, novel)")
     a("--shadow-budget", type=float, default=0.04, help="shadow spend cap, share of the answers' spend (default 0.04; <0: none)")
     a("--window", default=None, choices=["recent", "keep_seed", "balanced", "decay"],
       help="profile window policy (default: the shipped default, see policies.yaml `window:`)")

@@ -6,8 +6,9 @@ Regimes (what gets graded, and so joins a profile):
 - ``static``: nothing; the seed profiles stay.
 - ``bandit``: the answering model's grade (a judge grading every answered request).
 - ``explore``: bandit, and with probability E a uniformly drawn candidate answers (routing.explore).
-- ``shadow``: bandit, and with probability Q one more candidate (exploration.shadow_candidate)
-  answers off the request path; its grade joins its profile, its cost is grading spend, capped
+- ``shadow``: bandit, and with probability Q one more candidate (the gateway's shadow rule,
+  router/grading/exploration.py; ``novel`` unless --shadow-rule says otherwise) answers off the
+  request path; its grade joins its profile, its cost is grading spend, capped
   at ``shadow_budget`` of the answers' spend so far (a candidate whose expected cost would pass
   the cap is not eligible).
 - ``full``: every candidate's grade on every request (full information).
@@ -37,6 +38,7 @@ from router.policy_sections import WindowSpec
 from router.routing import decide, explore
 from router.spend import SpendController
 from router.scoring.base import ScoreQuery
+from router.scoring.coverage import novelties
 from router.scoring.v0 import V0Scorer
 from router.store import profile_crud
 from router.store.profile_models import ProfileRow, ProfileRowCreate, ProfileVersion
@@ -53,7 +55,7 @@ class RunSpec:
     refresh_every: int = 25
     explore: float = 0.1
     shadow: float = 0.1
-    shadow_rule: str = "least-profiled"
+    shadow_rule: str = "novel"
     shadow_budget: float | None = 0.04  # shadow spend cap: share of the answers' spend so far
     cost_target: float | None = None  # target: share of always using the strongest candidate
 
@@ -140,6 +142,8 @@ def simulate(data: OnlineData, v0, d: Draw, spec: RunSpec, *, seed: int, fallbac
             block = d.order[start:stop]
             scored = scorer.score_many([ScoreQuery(st.texts[i], models, spec.profile_size) for i in block])
             wr = window_rows()
+            nov = (novelties(scorer, [st.texts[i] for i in block], models)
+                   if spec.regime == "shadow" and spec.shadow_rule == "novel" else None)
             new: dict[str, list[tuple[str, float, str]]] = {c: [] for c in models}
             for j, i in enumerate(block):
                 req = start + j
@@ -159,7 +163,8 @@ def simulate(data: OnlineData, v0, d: Draw, spec: RunSpec, *, seed: int, fallbac
                     controller.observe(cost=float(st.cost[c, i]), strongest_cost=float(st.cost[fallback, i]))
                 budget = (None if spec.shadow_budget is None else
                           spec.shadow_budget * out.cost[:req + 1].sum() - out.grading_cost[:req].sum())
-                graded = _graded(spec, c, models, rows, rng, shadow_pick, prices, budget)
+                graded = _graded(spec, c, models, rows, rng, shadow_pick, prices, budget,
+                                 nov[j] if nov is not None else None)
                 for g in graded:
                     new[models[g]].append((st.texts[i], float(score[g]), "judge" if g == c else "shadow"))
                     grades[models[g]].append(float(score[g]))
@@ -179,15 +184,16 @@ def simulate(data: OnlineData, v0, d: Draw, spec: RunSpec, *, seed: int, fallbac
 
 
 def _graded(spec: RunSpec, chosen: int, models: Sequence[str], rows: dict[int, int], rng: random.Random,
-            shadow_pick, prices: dict[str, float], budget: float | None) -> list[int]:
+            shadow_pick, prices: dict[str, float], budget: float | None, novelty: dict[str, float] | None = None) -> list[int]:
     if spec.regime == "static":
         return []
     if spec.regime == "full":
         return list(range(len(models)))
     graded = [chosen]
     if spec.regime == "shadow" and rng.random() < spec.shadow:
+        extra = {"novelties": novelty} if spec.shadow_rule == "novel" else {}
         other = shadow_pick(models[chosen], models, {models[m]: r for m, r in rows.items()}, rng,
-                            costs=prices, budget=budget)
+                            costs=prices, budget=budget, **extra)
         if other is not None:
             graded.append(models.index(other))
     return graded

@@ -6,11 +6,14 @@ Pure functions (no I/O, the random number generator is an argument), shared by t
 Shadow candidate. A shadow call answers the same prompt with one other candidate, off the
 request path, so that candidate's profile gets a graded row the router would not have asked
 for (under bandit feedback only the chosen model is ever graded; the others' profiles freeze).
-The choice is the *least-profiled* other candidate (fewest profile rows), ties broken at random:
-a candidate added yesterday gets rows first, then every candidate in turn. Measured in
-``bench online`` against a uniform choice (docs/BENCHMARKS.md). Shadow spend is capped: with a
-budget (what the shadow call may spend, e.g. what is left of a share of the answers' spend) only
-candidates whose expected cost fits are eligible.
+The shipped rule, ``novel``, picks the other candidate whose profile is *farthest from this
+prompt* (the highest :func:`~router.scoring.coverage.novelty`: its window holds the fewest
+prompts like it), ties at random: a candidate with no profile has novelty 1 and gets rows first;
+a kind of prompt missing from every seed profile sends its shadow calls to the candidates that
+were never graded on it. The rules measured against it in ``bench online`` (docs/BENCHMARKS.md):
+``least-profiled`` (the fewest rows overall, whatever the prompt) and ``uniform``. Shadow spend
+is capped: with a budget (what the shadow call may spend, e.g. what is left of a share of the
+answers' spend) only candidates whose expected cost fits are eligible.
 
 Cold-start prior: router/scoring/cold_start.py (re-exported here).
 """
@@ -24,7 +27,7 @@ from router.scoring.cold_start import (MIN_ROWS, PRIOR_WEIGHT, blend_cold_start,
                                        cold_start_scores, price_tier_p)
 
 __all__ = ["MIN_ROWS", "PRIOR_WEIGHT", "SHADOW_RULES", "blend_cold_start", "cold_start_prior", "cold_start_scores",
-           "price_tier_p", "shadow_candidate", "uniform_shadow_candidate"]
+           "novel_shadow_candidate", "price_tier_p", "shadow_candidate", "uniform_shadow_candidate"]
 
 
 def shadow_candidate(chosen: str, candidates: Sequence[str], profile_rows: Mapping[str, int],
@@ -56,4 +59,21 @@ def _affordable(names: list[str], costs: Mapping[str, float] | None, budget: flo
     return [c for c in names if costs.get(c, 0.0) <= budget]
 
 
-SHADOW_RULES = {"least-profiled": shadow_candidate, "uniform": uniform_shadow_candidate}
+def novel_shadow_candidate(chosen: str, candidates: Sequence[str], profile_rows: Mapping[str, int],
+                           rng: random.Random, *, costs: Mapping[str, float] | None = None,
+                           budget: float | None = None, novelties: Mapping[str, float] | None = None) -> str | None:
+    """The other candidate (within the budget) whose profile is farthest from this prompt
+    (``novelties``: candidate -> :func:`~router.scoring.coverage.novelty`, missing = 1.0), ties
+    at random; without novelties (no scorer), the least-profiled rule."""
+    if novelties is None:
+        return shadow_candidate(chosen, candidates, profile_rows, rng, costs=costs, budget=budget)
+    others = _affordable([c for c in candidates if c != chosen], costs, budget)
+    if not others:
+        return None
+    far = max(novelties.get(c, 1.0) for c in others)
+    tied = [c for c in others if novelties.get(c, 1.0) >= far - 1e-9]
+    return tied[0] if len(tied) == 1 else rng.choice(tied)
+
+
+SHADOW_RULES = {"least-profiled": shadow_candidate, "uniform": uniform_shadow_candidate,
+                "novel": novel_shadow_candidate}

@@ -3,7 +3,8 @@
 The serving layer hands every answered request to ``answered(call)``, which only draws and
 enqueues (bounded; a full queue skips and counts): with the policy's ``sample_rate`` the answer
 is graded by the judge; with ``shadow_rate`` a routed request is also answered by the candidate
-:func:`~router.grading.exploration.shadow_candidate` picks (never returned to the client, never
+:func:`~router.grading.exploration.novel_shadow_candidate` picks (the one whose profile is
+farthest from the prompt) (never returned to the client, never
 counted against the client's key), and both answers are graded. Workers (``V0_GRADING_WORKERS``)
 do the calls off the request path; shadow calls run at most ``V0_SHADOW_CONCURRENCY`` at a time;
 every call first reserves its estimated cost against ``max_usd_per_day``. Grades go through
@@ -25,13 +26,14 @@ from sqlmodel import Session
 
 from router.grading.budget import DailyBudget
 from router.grading.drift import Calibration
-from router.grading.exploration import shadow_candidate
+from router.grading.exploration import novel_shadow_candidate
 from router.grading.judge import Verdict, judge_messages, run_judge
 from router.grading.metrics import GradingMetrics
 from router.policy_sections import GradingSpec
 from router.profiles.service import ProfileService
 from router.protocol import GatewayError
 from router.runtime import Runtime
+from router.scoring.coverage import novelties
 from router.scoring.v0 import V0Scorer
 from router.serving.answered import AnsweredCall
 from router.settings import Settings
@@ -66,9 +68,11 @@ class GradingSink:
     def __init__(self, *, runtime: Callable[[], Runtime], profiles: ProfileService,
                  settle: Callable[[str], Awaitable[bool]], metrics: GradingMetrics, calibration: Calibration,
                  profile_rows: Callable[[Sequence[str]], Mapping[str, int]], limits: Limits = Limits(),
-                 rng: random.Random | None = None, budget: DailyBudget | None = None) -> None:
+                 rng: random.Random | None = None, budget: DailyBudget | None = None,
+                 novelty: Callable[[str, Sequence[str]], Mapping[str, float] | None] = lambda text, cands: None) -> None:
         self._runtime, self._profiles, self._settle = runtime, profiles, settle
         self.metrics, self.calibration, self._profile_rows = metrics, calibration, profile_rows
+        self._novelty = novelty
         self.limits = limits
         self.rng = rng or random.Random()
         self.budget = budget or DailyBudget()
@@ -168,7 +172,13 @@ class GradingSink:
         call, runtime = job.call, job.runtime
         policy = runtime.policies.policies.get(call.policy or "")
         candidates = [c for c in (policy.candidates if policy else ()) if c != call.answered]
-        target = shadow_candidate(call.answered, candidates, self._profile_rows(candidates), self.rng)
+        try:  # the prompt's features: one backbone pass, off the event loop
+            novel = await asyncio.to_thread(self._novelty, call.routing_text, candidates)
+        except Exception as exc:  # no novelty: the least-profiled rule still picks one
+            log.warning("shadow rule: novelty of %s not computed: %s", call.decision_id, exc)
+            novel = None
+        target = novel_shadow_candidate(call.answered, candidates, self._profile_rows(candidates), self.rng,
+                                        novelties=novel)
         if target is None:
             self.metrics.skipped.labels("shadow", "no_candidate").inc()
             return
@@ -237,6 +247,14 @@ def profile_rows_of(scorer: V0Scorer | None) -> Callable[[Sequence[str]], Mappin
     return rows
 
 
+def novelty_of(scorer: V0Scorer | None) -> Callable[[str, Sequence[str]], Mapping[str, float] | None]:
+    """A prompt's novelty for each candidate (router/scoring/coverage.py; no scorer: None)."""
+    def novelty(text: str, candidates: Sequence[str]) -> Mapping[str, float] | None:
+        return novelties(scorer, [text], candidates)[0] if scorer is not None else None
+
+    return novelty
+
+
 def grading_sink(settings: Settings, *, runtime: Callable[[], Runtime], profiles: ProfileService,
                  settle: Callable[[str], Awaitable[bool]], scorer: V0Scorer | None,
                  registry: CollectorRegistry) -> GradingSink:
@@ -248,4 +266,5 @@ def grading_sink(settings: Settings, *, runtime: Callable[[], Runtime], profiles
                     shadow_concurrency=settings.shadow_concurrency, judge_max_tokens=settings.judge_max_tokens,
                     shadow_max_tokens=settings.shadow_max_tokens)
     return GradingSink(runtime=runtime, profiles=profiles, settle=settle, metrics=metrics, calibration=calibration,
-                       profile_rows=profile_rows_of(scorer), limits=limits, rng=random.Random(settings.grading_seed))
+                       profile_rows=profile_rows_of(scorer), limits=limits, rng=random.Random(settings.grading_seed),
+                       novelty=novelty_of(scorer))

@@ -187,11 +187,11 @@ class V0Scorer:
         assert self.cache is not None
         try:
             self.cache.save(self.v0.fingerprint, {
-                k: CachedWindow(b.version, self._window_features(b), list(b.scores)) for k, b in states.items()})
+                k: CachedWindow(b.version, self.window_features(b), list(b.scores)) for k, b in states.items()})
         except OSError as exc:
             log.error("profile cache not saved: %s", exc)
 
-    def _window_features(self, built: Built) -> np.ndarray:
+    def window_features(self, built: Built) -> np.ndarray:
         """The window's features (N, F): kept for a window from the local cache, else from the
         feature cache (not held twice in memory), the database, or the encoder."""
         if built.features is not None:
