@@ -17,11 +17,11 @@ import os
 import tempfile
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
 from router.scoring.features import FeatureCache, text_hash
+from valuemodel.protocol import ValueModel
 
 log = logging.getLogger(__name__)
 
@@ -32,7 +32,7 @@ def prepared_path(fingerprint: str) -> Path:
     return cache_dir() / "features" / f"defaults-{fingerprint}.npz"
 
 
-def write_prepared(v0: Any, texts: Sequence[str], batch: int = 32) -> Path:
+def write_prepared(v0: ValueModel, texts: Sequence[str], batch: int = 32) -> Path:
     """Encode ``texts`` (deduplicated) with ``v0`` and write them to ``prepared_path``; returns it."""
     unique = list(dict.fromkeys(texts))
     feats = np.concatenate([np.asarray(v0.encode(unique[i:i + batch]), dtype="<f4")
@@ -52,7 +52,7 @@ def write_prepared(v0: Any, texts: Sequence[str], batch: int = 32) -> Path:
     return path
 
 
-def load_prepared(cache: FeatureCache, v0: Any) -> int:
+def load_prepared(cache: FeatureCache, v0: ValueModel) -> int:
     """Put the prepared features of ``v0``'s fingerprint in ``cache``; returns how many."""
     path = prepared_path(v0.fingerprint)
     if not path.is_file():
