@@ -173,7 +173,8 @@ class ModelCard(_Open):
     object: str = "model"
     created: int = 0
     owned_by: str
-    kind: Literal["candidate", "policy"]  # V0 extension: routable policy or plain candidate
+    kind: Literal["candidate", "policy", "alias"]  # V0 extension: routable policy, plain candidate, or an alias
+    alias_of: str | None = None  # V0 extension, aliases only: the policy or candidate it stands for
 
 
 class ModelList(BaseModel):

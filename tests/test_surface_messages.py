@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import anthropic
 import httpx
+import openai
 import pytest
 
 from bench.loopback import COMPLETION_TOKENS, PROMPT_TOKENS
@@ -130,3 +131,11 @@ def test_bad_aliases_are_refused_with_their_line(tmp_path, aliases, reason):
     with pytest.raises(PolicyError) as exc:
         load_policies(path)
     assert (exc.value.line, exc.value.reason) == (len(text.splitlines()), reason)
+
+
+def test_aliases_are_listed_with_what_they_stand_for(gateway):
+    listed = openai.OpenAI(base_url=gateway.base_url + "/v1", api_key="sk-one", max_retries=0).models.list()
+    cards = {m.id: m.model_dump() for m in listed}
+    assert cards["claude-sonnet-4-5"]["kind"] == "alias" and cards["claude-sonnet-4-5"]["alias_of"] == "router/balanced"
+    assert cards["claude-haiku-4-5"]["alias_of"] == "ok"
+    assert cards["ok"]["kind"] == "candidate" and "alias_of" not in cards["ok"]

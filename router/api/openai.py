@@ -19,7 +19,7 @@ from router.serving import ServedStream, serve
 router = APIRouter(prefix="/v1")
 
 
-@router.get("/models")
+@router.get("/models", response_model_exclude_none=True)
 async def list_models(_: ClientKeyDep, runtime: RuntimeDep) -> ModelList:
     policies = runtime.policies
     cards = [ModelCard(id=AUTO_MODEL, owned_by="v0-gateway", kind="policy")]
@@ -27,6 +27,8 @@ async def list_models(_: ClientKeyDep, runtime: RuntimeDep) -> ModelList:
               for name in policies.policies]
     cards += [ModelCard(id=name, owned_by=c.model.split("/", 1)[0], kind="candidate")
               for name, c in policies.candidates.items()]
+    cards += [ModelCard(id=alias, owned_by="v0-gateway", kind="alias", alias_of=target)
+              for alias, target in policies.spec.aliases.items()]
     return ModelList(data=cards)
 
 
