@@ -71,6 +71,7 @@ def test_the_daily_cap_reserves_settles_and_rolls_over():
     budget = DailyBudget(today=lambda: today[0])
     assert budget.reserve(0.6, cap=1.0)
     assert not budget.reserve(0.6, cap=1.0)  # 0.6 held: another 0.6 would pass the cap
+    assert budget.left(1.0) == pytest.approx(0.4)
     budget.settle(0.6, 0.1)
     assert (budget.spent, budget.reserved) == (0.1, 0.0)
     assert budget.reserve(0.9, cap=1.0) and not budget.reserve(0.01, cap=1.0)

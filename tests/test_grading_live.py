@@ -194,3 +194,20 @@ def test_shadow_calls_skip_requests_with_tools(serve_app, tmp_path, fresh_databa
     settled(served, fresh_database, 1)
     assert rows(fresh_database, "SELECT kind FROM grade") == [("judge",)]
     assert metric(served, "v0_grading_skipped_total", kind="shadow", reason="tools") == 1
+
+
+def test_the_shadow_goes_to_a_candidate_the_cap_can_pay_for(serve_app, tmp_path, fresh_database, upstream):
+    # A third candidate whose one call would cost more than the whole daily cap: the shadow rule
+    # leaves it out, so every shadow call goes to `strong` instead of being skipped.
+    text_ = policies(upstream.base_url).replace(
+        "candidates: [ok, strong]", "candidates: [ok, strong, pricey]").replace(
+        "policies:\n", f"  pricey:\n    model: openai/fake-ok\n    api_base: {upstream.base_url}\n"
+        "    input_price: 1000000\n    output_price: 1000000\n    timeout: 5\n    num_retries: 0\npolicies:\n", 1)
+    served = start_gateway(serve_app, tmp_path, fresh_database, upstream.base_url, policies_text=text_,
+                           scores={"ok": 0.8, "strong": 0.95, "pricey": 0.5}, admin_key="adm", grading_seed=7)
+    for i in range(N):
+        ask(served, i=i, max_tokens=10)
+    settled(served, fresh_database, 2 * N)
+    assert rows(fresh_database, "SELECT model, count(*) FROM grade WHERE kind = 'shadow' GROUP BY model") == \
+        [("strong", N)]
+    assert metric(served, "v0_grading_skipped_total", kind="shadow", reason="budget") == 0

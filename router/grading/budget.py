@@ -36,6 +36,11 @@ class DailyBudget:
         self.reserved += estimate
         return True
 
+    def left(self, cap: float) -> float:
+        """USD a new call may still reserve today under ``cap``."""
+        self._roll()
+        return max(0.0, cap - self.spent - self.reserved)
+
     def settle(self, estimate: float, cost: float) -> None:
         """The call that held ``estimate`` cost ``cost``."""
         self._roll()

@@ -172,14 +172,7 @@ class GradingSink:
         call, runtime = job.call, job.runtime
         policy = runtime.policies.policies.get(call.policy or "")
         candidates = [c for c in (policy.candidates if policy else ()) if c != call.answered]
-        try:  # the prompt's features: one backbone pass, off the event loop
-            novel = await asyncio.to_thread(self._novelty, call.routing_text, candidates)
-        except Exception as exc:  # no novelty: the least-profiled rule still picks one
-            log.warning("shadow rule: novelty of %s not computed: %s", call.decision_id, exc)
-            novel = None
-        target = novel_shadow_candidate(call.answered, candidates, self._profile_rows(candidates), self.rng,
-                                        novelties=novel)
-        if target is None:
+        if not candidates:
             self.metrics.skipped.labels("shadow", "no_candidate").inc()
             return
         messages = [dict(m) for m in call.messages]
@@ -188,10 +181,21 @@ class GradingSink:
             params["max_tokens"] = self.limits.shadow_max_tokens
         output = int(params.get("max_tokens") or params.get("max_completion_tokens") or 0)
         upstream = runtime.upstream
-        estimate = await asyncio.to_thread(upstream.estimate, target, messages, output)
-        if not self.budget.reserve(estimate, job.grading.max_usd_per_day):
+        # Off the event loop: each candidate's estimate, and the prompt's features (one backbone pass).
+        estimates = await asyncio.to_thread(lambda: {c: upstream.estimate(c, messages, output) for c in candidates})
+        try:
+            novel = await asyncio.to_thread(self._novelty, call.routing_text, candidates)
+        except Exception as exc:  # no novelty: the least-profiled rule still picks one
+            log.warning("shadow rule: novelty of %s not computed: %s", call.decision_id, exc)
+            novel = None
+        # The rule chooses among the candidates today's cap can still pay for (as bench online does).
+        target = novel_shadow_candidate(call.answered, candidates, self._profile_rows(candidates), self.rng,
+                                        novelties=novel, costs=estimates,
+                                        budget=self.budget.left(job.grading.max_usd_per_day))
+        if target is None or not self.budget.reserve(estimates[target], job.grading.max_usd_per_day):
             self.metrics.skipped.labels("shadow", "budget").inc()
             return
+        estimate = estimates[target]
         cost = 0.0
         async with self._shadow_slots:
             self.shadow_in_flight += 1
