@@ -11,12 +11,13 @@ from sqlmodel import Session
 
 from router.grading.exploration import novel_shadow_candidate
 from router.policies import parse_policies
-from router.scoring.coverage import novelties, novelty, unit
+from router.scoring.coverage import novelties, novelty
 from router.scoring.features import FeatureCache
 from router.scoring.v0 import V0Scorer
 from router.store import profile_crud
 from router.store.db import make_engine
 from router.store.profile_models import ProfileRowCreate
+from valuemodel.infer.ops import normalize
 
 MATHS = [f"What is {a} times {a + 7}? Show the arithmetic." for a in range(3, 15)]
 POEMS = [f"Write a short poem about {t} in the rain." for t in
@@ -28,12 +29,12 @@ POLICIES = parse_policies("default_policy: p\ncandidates:\n" + "".join(
 
 
 def test_novelty_is_one_minus_the_nearest_rows_similarity():
-    window = unit(np.array([[1.0, 0.0], [0.0, 1.0], [1.0, 1.0]], np.float32))
-    assert novelty(unit(np.array([1.0, 0.0], np.float32)), window, k=1) == pytest.approx(0.0, abs=1e-6)
+    window = normalize(np.array([[1.0, 0.0], [0.0, 1.0], [1.0, 1.0]], np.float32))
+    assert novelty(normalize(np.array([1.0, 0.0], np.float32)), window, k=1) == pytest.approx(0.0, abs=1e-6)
     # k = 2: the query's two nearest rows are (1, 0) at cos 1 and (1, 1) at cos 0.707
-    assert novelty(unit(np.array([1.0, 0.0], np.float32)), window, k=2) == pytest.approx(1 - (1 + 0.5 ** 0.5) / 2)
-    assert novelty(unit(np.array([1.0, 0.0], np.float32)), None) == 1.0
-    assert novelty(unit(np.array([1.0, 0.0], np.float32)), np.zeros((0, 2), np.float32)) == 1.0
+    assert novelty(normalize(np.array([1.0, 0.0], np.float32)), window, k=2) == pytest.approx(1 - (1 + 0.5 ** 0.5) / 2)
+    assert novelty(normalize(np.array([1.0, 0.0], np.float32)), None) == 1.0
+    assert novelty(normalize(np.array([1.0, 0.0], np.float32)), np.zeros((0, 2), np.float32)) == 1.0
 
 
 def test_the_shadow_goes_where_the_profile_knows_least_of_the_prompt():

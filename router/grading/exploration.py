@@ -21,7 +21,7 @@ Cold-start prior: router/scoring/cold_start.py (re-exported here).
 from __future__ import annotations
 
 import random
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 from router.scoring.cold_start import (MIN_ROWS, PRIOR_WEIGHT, blend_cold_start, cold_start_prior,
                                        cold_start_scores, price_tier_p)
@@ -40,9 +40,7 @@ def shadow_candidate(chosen: str, candidates: Sequence[str], profile_rows: Mappi
     others = _affordable([c for c in candidates if c != chosen], costs, budget)
     if not others:
         return None
-    fewest = min(profile_rows.get(c, 0) for c in others)
-    tied = [c for c in others if profile_rows.get(c, 0) == fewest]
-    return tied[0] if len(tied) == 1 else rng.choice(tied)
+    return _best(others, lambda c: -profile_rows.get(c, 0), rng)
 
 
 def uniform_shadow_candidate(chosen: str, candidates: Sequence[str], profile_rows: Mapping[str, int],
@@ -51,6 +49,13 @@ def uniform_shadow_candidate(chosen: str, candidates: Sequence[str], profile_row
     """The baseline rule (for measurement): any other candidate within the budget, uniformly."""
     others = _affordable([c for c in candidates if c != chosen], costs, budget)
     return rng.choice(others) if others else None
+
+
+def _best(names: list[str], value: Callable[[str], float], rng: random.Random) -> str:
+    """The name with the highest ``value``, ties at random (no draw when there is no tie)."""
+    top = max(value(c) for c in names)
+    tied = [c for c in names if value(c) >= top - 1e-9]
+    return tied[0] if len(tied) == 1 else rng.choice(tied)
 
 
 def _affordable(names: list[str], costs: Mapping[str, float] | None, budget: float | None) -> list[str]:
@@ -70,9 +75,7 @@ def novel_shadow_candidate(chosen: str, candidates: Sequence[str], profile_rows:
     others = _affordable([c for c in candidates if c != chosen], costs, budget)
     if not others:
         return None
-    far = max(novelties.get(c, 1.0) for c in others)
-    tied = [c for c in others if novelties.get(c, 1.0) >= far - 1e-9]
-    return tied[0] if len(tied) == 1 else rng.choice(tied)
+    return _best(others, lambda c: novelties.get(c, 1.0), rng)
 
 
 SHADOW_RULES = {"least-profiled": shadow_candidate, "uniform": uniform_shadow_candidate,

@@ -14,13 +14,9 @@ from collections.abc import Sequence
 import numpy as np
 
 from router.scoring.v0 import V0Scorer
+from valuemodel.infer.ops import normalize
 
 NEAREST = 8
-
-
-def unit(x: np.ndarray) -> np.ndarray:
-    """Rows scaled to length 1 (zero rows stay zero)."""
-    return x / np.maximum(np.linalg.norm(x, axis=-1, keepdims=True), 1e-12)
 
 
 def novelty(query: np.ndarray, window: np.ndarray | None, k: int = NEAREST) -> float:
@@ -39,7 +35,7 @@ def novelties(scorer: V0Scorer, texts: Sequence[str], candidates: Sequence[str])
     anyway). One dict per text, in order."""
     if not texts:
         return []
-    query = unit(np.asarray(scorer.features.features(scorer.v0, list(texts), scorer.store), np.float32))  # (B, F)
-    windows = {c: (unit(scorer.window_features(b)) if (b := scorer.current(c)) is not None else None)
+    query = normalize(np.asarray(scorer.features.features(scorer.v0, list(texts), scorer.store), np.float32))  # (B, F)
+    windows = {c: (normalize(scorer.window_features(b)) if (b := scorer.current(c)) is not None else None)
                for c in candidates}
     return [{c: novelty(q, windows[c]) for c in candidates} for q in query]
