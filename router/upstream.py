@@ -96,9 +96,14 @@ class Upstream:
 
     def estimate(self, candidate: str, messages: list[dict[str, Any]], output_tokens: int) -> float:
         """The cost of a call before it is made: its prompt's tokens, ``output_tokens`` answered."""
-        prices = self.policies.prices[candidate]
-        return (count_prompt_tokens(messages) * prices.input_per_token
-                + output_tokens * prices.output_per_token)
+        return self.estimates([candidate], messages, output_tokens)[candidate]
+
+    def estimates(self, candidates: Sequence[str], messages: list[dict[str, Any]],
+                  output_tokens: int) -> dict[str, float]:
+        """:meth:`estimate` for each candidate, the prompt's tokens counted once."""
+        prompt = count_prompt_tokens(messages)
+        return {c: prompt * (p := self.policies.prices[c]).input_per_token + output_tokens * p.output_per_token
+                for c in candidates}
 
     def _check_key(self, candidate: str) -> None:
         if candidate in self.missing_keys:

@@ -37,6 +37,7 @@ from router.scoring.coverage import novelties
 from router.scoring.v0 import V0Scorer
 from router.serving.answered import AnsweredCall
 from router.settings import Settings
+from router.upstream import Upstream
 from router.store import grade_crud
 from router.store.grade_models import GradeCreate
 
@@ -182,12 +183,7 @@ class GradingSink:
         output = int(params.get("max_tokens") or params.get("max_completion_tokens") or 0)
         upstream = runtime.upstream
         # Off the event loop: each candidate's estimate, and the prompt's features (one backbone pass).
-        estimates = await asyncio.to_thread(lambda: {c: upstream.estimate(c, messages, output) for c in candidates})
-        try:
-            novel = await asyncio.to_thread(self._novelty, call.routing_text, candidates)
-        except Exception as exc:  # no novelty: the least-profiled rule still picks one
-            log.warning("shadow rule: novelty of %s not computed: %s", call.decision_id, exc)
-            novel = None
+        estimates, novel = await asyncio.to_thread(self._shadow_inputs, upstream, call, candidates, messages, output)
         # The rule chooses among the candidates today's cap can still pay for (as bench online does).
         target = novel_shadow_candidate(call.answered, candidates, self._profile_rows(candidates), self.rng,
                                         novelties=novel, costs=estimates,
@@ -212,6 +208,17 @@ class GradingSink:
                 self.budget.settle(estimate, cost)
                 self.metrics.spend.labels("shadow").inc(cost)
         await self._grade(job, "shadow", target, answer.text, cost)
+
+    def _shadow_inputs(self, upstream: Upstream, call: AnsweredCall, candidates: list[str], messages: list[dict],
+                       output: int) -> tuple[dict[str, float], Mapping[str, float] | None]:
+        """Each candidate's estimated cost of the shadow call, and the prompt's novelty for each
+        (None when it cannot be computed: the least-profiled rule still picks one)."""
+        estimates = upstream.estimates(candidates, messages, output)
+        try:
+            return estimates, self._novelty(call.routing_text, candidates)
+        except Exception as exc:
+            log.warning("shadow rule: novelty of %s not computed: %s", call.decision_id, exc)
+            return estimates, None
 
     async def _grade(self, job: Job, kind: str, model: str, answer: str, answer_cost: float) -> None:
         judge, upstream = job.grading.judge, job.runtime.upstream
