@@ -45,6 +45,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     a("--shadow-budget", type=float, default=0.04, help="shadow spend cap, share of the answers' spend (default 0.04; <0: none)")
     a("--window", default=None, choices=["recent", "keep_seed", "balanced", "decay"],
       help="profile window policy (default: the shipped default, see policies.yaml `window:`)")
+    a("--window-clusters", type=int, default=None, help="balanced window: k-means clusters (default: the shipped)")
+    a("--window-history", type=int, default=None, help="rows considered, x profile size (default: the shipped)")
     a("--threshold", type=float, default=0.6, help="the policy threshold (default 0.6)")
     a("--cost-target", type=float, default=None, help="target regime: cost share of always using the strongest model")
     a("--profile-size", type=int, default=256)
@@ -94,7 +96,8 @@ def run(args, v0=None) -> int:
     v0 = v0 if v0 is not None else load_model(args.weights, args.head)
     feats = online_data.encode_once(v0, data.stream.texts + data.eval.texts, args.feature_file, _log)
     cached = online_data.CachedV0(v0, feats)
-    window = WindowSpec(policy=args.window) if args.window else WindowSpec()
+    window = WindowSpec(**{k: v for k, v in (("policy", args.window), ("clusters", args.window_clusters),
+                                             ("history", args.window_history)) if v is not None})
     checkpoints = [int(c) for c in args.checkpoints.split(",") if c != ""]
     tasks = [t for t in args.initial_tasks.split(",") if t]
     _log(f"{len(models)} models; stream {len(data.stream.prompt_ids)}, eval {len(data.eval.prompt_ids)} prompts; "

@@ -121,7 +121,8 @@ def summarise(args, data, runs: dict[str, list[RunResult]], known: dict[str, lis
         out["runs_known"] = {r: checkpoints(known[r]) for r in regimes}
     out["settings"] = {k: getattr(args, k) for k in (
         "initial_tasks", "seed_rows", "degrade_at", "new_model", "new_model_rows", "explore", "shadow",
-        "shadow_rule", "shadow_budget", "window", "threshold", "cost_target", "profile_size", "refresh_every", "seeds", "max_stream")}
+        "shadow_rule", "shadow_budget", "window", "window_clusters", "window_history", "threshold", "cost_target",
+        "profile_size", "refresh_every", "seeds", "max_stream")}
     out["settings"]["window"] = args.window or "default"
     out["models"] = models
     out["stream_requests"] = int(len(runs[regimes[0]][0].chosen))
